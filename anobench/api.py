@@ -1,0 +1,161 @@
+"""Public types that plugins implement or receive.
+
+* :class:`LabeledData` — what a dataset loader returns.
+* :class:`Detector` — base class for detectors (optional: any class with the
+  same methods works). Sign convention: **higher score = more anomalous**.
+* :class:`LatentDetector` — a detector with a Gaussian posterior, which the
+  scoring rules can reduce.
+* :class:`PosteriorDraw` — one draw of the posterior for a test set; every
+  scoring rule is a reduction of it, so all rules of one model are paired.
+* :class:`ScoringRule` — base class for scoring-rule plugins.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+MEASURES = ("recon", "elbo")
+
+
+@dataclass(frozen=True)
+class LabeledData:
+    """A labelled dataset with a fixed train/test split.
+
+    Parameters
+    ----------
+    name : str
+        Dataset name as used in suites and tables.
+    X_train, X_test : ndarray, float32
+        Samples, shape ``(n, *sample_shape)``; images are ``(n, C, H, W)``
+        scaled to [0, 1], tabular data is ``(n, d)``.
+    y_train, y_test : ndarray, int64
+        Class labels.
+    class_names : tuple of str, optional
+        Human-readable names indexed by label.
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.X_train.shape[1:])
+
+    @property
+    def classes(self) -> tuple[int, ...]:
+        return tuple(int(c) for c in np.unique(np.concatenate([self.y_train, self.y_test])))
+
+
+class Detector:
+    """Base class for detectors.
+
+    Subclasses declare their parameters as keyword-only ``__init__`` arguments
+    with defaults and store them unchanged; ``fit`` sets attributes ending in
+    ``_``. ``score`` returns one float per sample, higher = more anomalous.
+    """
+
+    #: Set by the registry to the registered name.
+    name: ClassVar[str] = ""
+
+    def __init__(self, *, random_state: int | None = None) -> None:
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, X_val: np.ndarray | None = None) -> Detector:
+        raise NotImplementedError
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit_info(self) -> dict[str, Any]:
+        """Extra facts about the fit stored with each record (epochs, losses)."""
+        return {}
+
+
+@dataclass(frozen=True)
+class PosteriorDraw:
+    """One draw of a latent-variable model's posterior on a test set.
+
+    Attributes
+    ----------
+    recon_mu : ndarray (n,)
+        Reconstruction error with the decoder applied to the posterior mean
+        (the *expected latent representation*).
+    recon_samples : ndarray (L, n)
+        Reconstruction errors of ``L`` sampled ``z ~ q(z|x)``; row 0 is the
+        "single sample" draw.
+    kl : ndarray (n,)
+        ``KL(q(z|x) || p(z))``, analytic.
+    log_weights : ndarray (L, n)
+        ``log p(x|z_l) + log p(z_l) - log q(z_l|x)`` for the same samples,
+        with the likelihood the model was trained with (normalised), for
+        importance-weighted likelihood estimates.
+    beta : float
+        Weight of the KL term in the training objective (1 = plain VAE).
+    """
+
+    recon_mu: np.ndarray
+    recon_samples: np.ndarray
+    kl: np.ndarray
+    log_weights: np.ndarray
+    beta: float = 1.0
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.recon_samples.shape[0])
+
+
+class LatentDetector(Detector):
+    """A detector with a Gaussian posterior ``q(z|x)``; scoring rules apply.
+
+    ``default_rule`` is the rule ``score`` uses; ``posterior_draw`` draws the
+    posterior once for a test set.
+    """
+
+    default_rule: ClassVar[str] = "single"
+
+    def posterior_draw(self, X: np.ndarray, n_samples: int, seed: int) -> PosteriorDraw:
+        raise NotImplementedError
+
+
+class ScoringRule:
+    """Base class for scoring rules: a reduction of one :class:`PosteriorDraw`.
+
+    Subclasses set ``name``, ``description``, optionally ``measures`` (the
+    measures the rule can be read as) and ``min_samples``, and implement
+    :meth:`reconstruction` (for the ``recon``/``elbo`` measures) or override
+    :meth:`reduce` entirely.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    measures: ClassVar[tuple[str, ...]] = MEASURES
+    #: Smallest number of posterior samples the rule needs (0: only mu).
+    min_samples: ClassVar[int] = 1
+
+    def reconstruction(self, draw: PosteriorDraw) -> np.ndarray:
+        """Per-example reconstruction term, shape (n,)."""
+        raise NotImplementedError
+
+    def reduce(self, draw: PosteriorDraw, measure: str) -> np.ndarray:
+        """Anomaly score per example (higher = more anomalous)."""
+        recon = np.asarray(self.reconstruction(draw), dtype=np.float64)
+        if measure == "recon":
+            return recon
+        if measure == "elbo":
+            return recon + draw.beta * np.asarray(draw.kl, dtype=np.float64)
+        raise ValueError(f"scoring rule {self.name!r} does not support measure {measure!r}")
+
+
+@dataclass
+class FitResult:
+    """What the runner stores about one fitted model."""
+
+    fit_seconds: float
+    info: dict[str, Any] = field(default_factory=dict)

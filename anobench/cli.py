@@ -1,0 +1,167 @@
+"""The ``anobench`` command line: run, report, validate, list, data."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from anobench.errors import AnobenchError
+
+
+def _registry():
+    from anobench.plugins import load_registry
+
+    return load_registry()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from anobench.report import render_report
+    from anobench.runner import run_suite
+    from anobench.store import read_records
+    from anobench.suite import load_suite
+
+    registry = _registry()
+    suite = load_suite(args.suite, registry)
+    run_dir, failed = run_suite(
+        suite, registry, results_root=args.results, data_dir=args.data_dir,
+        device=args.device, resume=args.resume,
+    )
+    print(render_report(read_records(run_dir), fmt=args.format))
+    print(f"records: {run_dir / 'records.jsonl'}")
+    return 1 if failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from anobench.report import render_report
+    from anobench.store import read_meta, read_records
+
+    run_dir = Path(args.run_dir)
+    read_meta(run_dir)
+    print(render_report(read_records(run_dir), fmt=args.format, sem_ddof=args.sem_ddof,
+                        metrics=args.metric))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from anobench.runner import load_datasets, model_groups
+    from anobench.suite import load_suite
+
+    registry = _registry()
+    suite = load_suite(args.suite, registry)
+    datasets = load_datasets(suite, registry, args.data_dir)
+    groups = model_groups(suite, registry)
+    n_classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
+    cells = n_classes * suite.repetitions * len(groups)
+    print(f"{args.suite}: OK — suite {suite.name!r}: {len(suite.datasets)} dataset(s), "
+          f"{n_classes} normal class(es), {suite.repetitions} repetition(s), "
+          f"{len(suite.detectors)} detector config(s) in {len(groups)} model(s): {cells} cells")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    reg = _registry()
+    rows = []
+    for name, spec in sorted(reg.detectors.items()):
+        kind = f"detector (latent, default rule: {spec.default_rule})" if spec.latent else "detector"
+        rows.append([name, kind, spec.plugin, spec.description])
+    for name, spec in sorted(reg.rules.items()):
+        rows.append([name, f"scoring rule ({'/'.join(spec.rule.measures)})", spec.plugin,
+                     spec.description])
+    for name, spec in sorted(reg.datasets.items()):
+        rows.append([name, "dataset", spec.plugin, spec.description])
+    print(tabulate(rows, headers=["name", "kind", "plugin", "description"], tablefmt="simple"))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from anobench import data
+
+    if args.data_cmd == "fetch":
+        dest = data.fetch_idx_dataset(args.name, args.data_dir)
+        print(f"{args.name}: downloaded and verified in {dest}")
+    elif args.data_cmd == "import":
+        dest = data.import_idx_dataset(args.name, args.source, args.data_dir)
+        print(f"{args.name}: imported and verified (size, MD5) into {dest}")
+    else:
+        print(f"data root: {data.resolve_data_root(args.data_dir)}")
+        for key, where in data.data_status(args.data_dir).items():
+            print(f"  {key}: {where}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="anobench",
+        description="Plugin-based benchmarking suite for one-class anomaly detection.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log details (per-epoch progress)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument("--data-dir", default=None, metavar="DIR",
+                          help="data root (default: $ANOBENCH_DATA or ~/.cache/anobench)")
+    fmt = argparse.ArgumentParser(add_help=False)
+    fmt.add_argument("--format", choices=["markdown", "latex", "plain"], default="markdown",
+                     help="table format (default: markdown)")
+
+    r = sub.add_parser("run", parents=[data_dir, fmt], help="run a suite and print its tables",
+                       description="Run every cell of a suite, store records, print the tables.")
+    r.add_argument("suite", help="suite TOML file")
+    r.add_argument("--results", default="results", metavar="DIR",
+                   help="results root (default: results); runs go to DIR/<suite>/<run-id>")
+    r.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                   help="device for neural detectors (default: the suite's, else auto)")
+    r.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
+                   help="continue a run: skip finished cells (default: the latest run of the suite)")
+    r.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("report", parents=[fmt], help="render tables from a run directory",
+                         description="Render mean±SEM tables from stored records.")
+    rep.add_argument("run_dir", help="results/<suite>/<run-id>")
+    rep.add_argument("--sem-ddof", type=int, choices=[0, 1], default=1,
+                     help="ddof of the std in SEM = std/sqrt(n) (default 1; the authors used 0)")
+    rep.add_argument("--metric", action="append", default=None,
+                     help="only this metric (repeatable): roc_auc, pr_auc, average_precision")
+    rep.set_defaults(func=cmd_report)
+
+    v = sub.add_parser("validate", parents=[data_dir], help="check a suite without training",
+                       description="Run every check of a suite (keys, types, plugins, "
+                                   "parameters, rules, data, classes) except training.")
+    v.add_argument("suite")
+    v.set_defaults(func=cmd_validate)
+
+    ls = sub.add_parser("list", help="list detectors, scoring rules and datasets with their plugin")
+    ls.set_defaults(func=cmd_list)
+
+    d = sub.add_parser("data", help="get datasets onto this machine",
+                       description="Download (online) or import (offline) MNIST-style datasets.")
+    dsub = d.add_subparsers(dest="data_cmd", required=True, metavar="ACTION")
+    f = dsub.add_parser("fetch", parents=[data_dir], help="download with torchvision and verify")
+    f.add_argument("name", choices=["mnist", "fashion-mnist"])
+    im = dsub.add_parser("import", parents=[data_dir],
+                         help="copy IDX files (.gz or not) from a folder and verify them")
+    im.add_argument("name", choices=["mnist", "fashion-mnist"])
+    im.add_argument("source", help="folder with the four IDX files, e.g. ../shared/data/MNIST")
+    dsub.add_parser("status", parents=[data_dir], help="show where each dataset is found")
+    d.set_defaults(func=cmd_data)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except AnobenchError as exc:
+        print(f"anobench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Detection metrics; anomalies (label 1) are the positive class.
+
+* ``roc_auc`` — area under the ROC curve.
+* ``pr_auc`` — trapezoidal area under the precision–recall curve,
+  ``auc(recall, precision)``, as the ED-VAE authors computed it.
+* ``average_precision`` — scikit-learn's step-wise average precision.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
+
+
+def roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    return float(roc_auc_score(y, scores))
+
+
+def pr_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    precision, recall, _ = precision_recall_curve(y, scores, pos_label=1)
+    return float(auc(recall, precision))
+
+
+def average_precision(y: np.ndarray, scores: np.ndarray) -> float:
+    return float(average_precision_score(y, scores))
+
+
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "roc_auc": roc_auc,
+    "pr_auc": pr_auc,
+    "average_precision": average_precision,
+}
+
+LABELS = {"roc_auc": "AUC", "pr_auc": "PR-AUC", "average_precision": "AP"}
+
+
+def check_scores(scores: object, n: int) -> np.ndarray:
+    """Validate a detector's output: shape (n,), finite floats. Raises ValueError."""
+    arr = np.asarray(scores)
+    if arr.shape != (n,):
+        raise ValueError(f"scores have shape {arr.shape}, expected ({n},)")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"scores have dtype {arr.dtype}, expected floats")
+    arr = arr.astype(np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} of {n} scores are NaN or infinite")
+    return arr
+
+
+def compute_metrics(y: np.ndarray, scores: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
+    return {name: METRICS[name](y, scores) for name in names}

@@ -1,0 +1,124 @@
+"""The one-class protocol (paper §4.1, DESIGN §4).
+
+For a normal class c (or a set of classes):
+
+* training data: all training-set samples of c, of which a ``val_fraction``
+  part (20%) is held out for validation / early stopping. The split depends
+  only on (suite seed, dataset, class), so it is the same for every
+  repetition, as in the authors' code.
+* test data: all test-set samples of c plus ``floor(n_c / (1 - p) * p)``
+  anomalies drawn without replacement from the other classes, re-drawn for
+  every repetition (seed from suite seed, dataset, class, repetition).
+
+Anomalies are the positive class (label 1).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from anobench.api import LabeledData
+from anobench.errors import DataError
+
+
+def derive_seed(*parts: object) -> int:
+    """A 31-bit seed from any printable parts (stable across runs and machines)."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def normal_key(normal: int | tuple[int, ...]) -> str:
+    """How a normal class (or set) is written in records and tables."""
+    if isinstance(normal, (tuple, list)):
+        return "+".join(str(int(c)) for c in normal)
+    return str(int(normal))
+
+
+@dataclass(frozen=True)
+class OneClassSplit:
+    """Train/validation normals and a labelled test set for one repetition."""
+
+    X_train: np.ndarray
+    X_val: np.ndarray | None
+    X_test: np.ndarray
+    y_test: np.ndarray  # 1 = anomaly
+    test_classes: np.ndarray  # original labels of the test samples
+
+    @property
+    def n_anomalies(self) -> int:
+        return int(self.y_test.sum())
+
+
+def n_anomalies_for(n_normal: int, ratio: float) -> int:
+    """``floor(n / (1 - p) * p)``: anomalies so that they make up ``p`` of the test set."""
+    return int(math.floor(n_normal / (1.0 - ratio) * ratio))
+
+
+def train_val_split(
+    data: LabeledData, normal: int | tuple[int, ...], val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    classes = np.atleast_1d(np.asarray(normal))
+    idx = np.flatnonzero(np.isin(data.y_train, classes))
+    if len(idx) < 2:
+        raise DataError(
+            f"dataset {data.name!r}: normal class {normal_key(normal)} has {len(idx)} training samples"
+        )
+    if val_fraction <= 0:
+        return data.X_train[idx], None
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(idx)
+    # stratified over the normal classes when several are normal
+    labels = data.y_train[perm]
+    val_parts, train_parts = [], []
+    for c in classes:
+        members = perm[labels == c]
+        n_val = min(len(members) - 1, math.ceil(len(members) * val_fraction))
+        val_parts.append(members[:n_val])
+        train_parts.append(members[n_val:])
+    val = np.sort(np.concatenate(val_parts))
+    train = np.sort(np.concatenate(train_parts))
+    return data.X_train[train], data.X_train[val]
+
+
+def draw_test_set(
+    data: LabeledData, normal: int | tuple[int, ...], ratio: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    classes = np.atleast_1d(np.asarray(normal))
+    normal_idx = np.flatnonzero(np.isin(data.y_test, classes))
+    other_idx = np.flatnonzero(~np.isin(data.y_test, classes))
+    n_anom = n_anomalies_for(len(normal_idx), ratio)
+    if len(normal_idx) == 0:
+        raise DataError(f"dataset {data.name!r}: normal class {normal_key(normal)} has no test samples")
+    if n_anom > len(other_idx):
+        raise DataError(
+            f"dataset {data.name!r}: {n_anom} anomalies needed for ratio {ratio} but only "
+            f"{len(other_idx)} test samples of other classes exist"
+        )
+    if n_anom == 0:
+        raise DataError(
+            f"dataset {data.name!r}: anomaly ratio {ratio} gives no anomalies for "
+            f"{len(normal_idx)} normal test samples"
+        )
+    rng = np.random.default_rng(seed)
+    anom_idx = rng.choice(other_idx, size=n_anom, replace=False)
+    idx = np.concatenate([normal_idx, anom_idx])
+    y = np.concatenate([np.zeros(len(normal_idx), np.int64), np.ones(n_anom, np.int64)])
+    return data.X_test[idx], y, data.y_test[idx]
+
+
+def one_class_split(
+    data: LabeledData,
+    normal: int | tuple[int, ...],
+    *,
+    anomaly_ratio: float = 0.2,
+    val_fraction: float = 0.2,
+    split_seed: int = 0,
+    anomaly_seed: int = 0,
+) -> OneClassSplit:
+    """Build the training, validation and test data for one repetition."""
+    X_train, X_val = train_val_split(data, normal, val_fraction, split_seed)
+    X_test, y_test, test_classes = draw_test_set(data, normal, anomaly_ratio, anomaly_seed)
+    return OneClassSplit(X_train, X_val, X_test, y_test, test_classes)

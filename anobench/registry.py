@@ -1,0 +1,221 @@
+"""The registry of detectors, scoring rules and datasets provided by plugins.
+
+Components are added through the hooks in :mod:`anobench.hookspecs`. The
+registry records which plugin provided each one, refuses duplicate names and
+malformed components (naming the plugin), and answers lookups with a
+did-you-mean hint.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from anobench.api import MEASURES, LabeledData, ScoringRule
+from anobench.errors import PluginError
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""``."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def init_parameters(cls_or_fn: Any) -> dict[str, inspect.Parameter]:
+    """Keyword parameters a detector class or dataset loader accepts."""
+    target = cls_or_fn.__init__ if inspect.isclass(cls_or_fn) else cls_or_fn
+    params = dict(inspect.signature(target).parameters)
+    params.pop("self", None)
+    return {
+        k: p
+        for k, p in params.items()
+        if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    }
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """A registered detector.
+
+    ``defaults`` are parameter values this name fixes (e.g. ``ed-vae`` is the
+    ``vae`` class with ``default_rule`` ``"expected"``); two specs with the
+    same class and parameters share one trained model in a run.
+    """
+
+    name: str
+    cls: type
+    plugin: str
+    description: str = ""
+    defaults: dict[str, Any] = field(default_factory=dict)
+    default_rule: str | None = None
+
+    @property
+    def latent(self) -> bool:
+        return callable(getattr(self.cls, "posterior_draw", None))
+
+    @property
+    def parameters(self) -> dict[str, inspect.Parameter]:
+        return init_parameters(self.cls)
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    name: str
+    rule: ScoringRule
+    plugin: str
+
+    @property
+    def description(self) -> str:
+        return self.rule.description
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    loader: Callable[..., LabeledData]
+    plugin: str
+    description: str = ""
+
+    @property
+    def parameters(self) -> dict[str, inspect.Parameter]:
+        return {k: p for k, p in init_parameters(self.loader).items() if k != "data_dir"}
+
+
+class Registry:
+    """Named detectors, scoring rules and datasets, each with its plugin."""
+
+    def __init__(self) -> None:
+        self.detectors: dict[str, DetectorSpec] = {}
+        self.rules: dict[str, RuleSpec] = {}
+        self.datasets: dict[str, DatasetSpec] = {}
+        self.executors: dict[str, Any] = {}
+        self.reporters: dict[str, Any] = {}
+        #: Name of the plugin whose hook is running (set by the plugin manager).
+        self.current_plugin = "<direct>"
+
+    # -- adding -----------------------------------------------------------
+    def _check_name(self, kind: str, name: Any, table: dict[str, Any]) -> None:
+        plugin = self.current_plugin
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PluginError(
+                f"plugin {plugin!r}: {kind} name {name!r} is invalid "
+                "(use lowercase letters, digits, '-', '_' or '.')"
+            )
+        if name in table:
+            raise PluginError(
+                f"plugin {plugin!r}: {kind} {name!r} is already registered "
+                f"by plugin {table[name].plugin!r}"
+            )
+
+    def add_detector(
+        self,
+        name: str,
+        cls: type,
+        *,
+        description: str = "",
+        defaults: dict[str, Any] | None = None,
+        default_rule: str | None = None,
+    ) -> None:
+        """Register a detector class under ``name``."""
+        plugin = self.current_plugin
+        self._check_name("detector", name, self.detectors)
+        if not inspect.isclass(cls):
+            raise PluginError(f"plugin {plugin!r}: detector {name!r} must be a class, got {cls!r}")
+        for method in ("fit", "score"):
+            if not callable(getattr(cls, method, None)):
+                raise PluginError(
+                    f"plugin {plugin!r}: detector {name!r} ({cls.__name__}) has no {method}() method"
+                )
+        for pname, p in init_parameters(cls).items():
+            if p.kind is not inspect.Parameter.KEYWORD_ONLY:
+                raise PluginError(
+                    f"plugin {plugin!r}: detector {name!r} ({cls.__name__}) parameter "
+                    f"{pname!r} must be keyword-only (def __init__(self, *, {pname}=...))"
+                )
+            if p.default is inspect.Parameter.empty:
+                raise PluginError(
+                    f"plugin {plugin!r}: detector {name!r} ({cls.__name__}) parameter "
+                    f"{pname!r} needs a default value"
+                )
+        defaults = dict(defaults or {})
+        unknown = set(defaults) - set(init_parameters(cls))
+        if unknown:
+            raise PluginError(
+                f"plugin {plugin!r}: detector {name!r} fixes unknown parameters {sorted(unknown)}"
+            )
+        latent = callable(getattr(cls, "posterior_draw", None))
+        if default_rule is None and latent:
+            default_rule = getattr(cls, "default_rule", None)
+        if default_rule is not None and not latent:
+            raise PluginError(
+                f"plugin {plugin!r}: detector {name!r} sets a default scoring rule but has no "
+                "posterior_draw() method"
+            )
+        self.detectors[name] = DetectorSpec(
+            name=name,
+            cls=cls,
+            plugin=plugin,
+            description=description or _first_line(cls.__doc__),
+            defaults=defaults,
+            default_rule=default_rule,
+        )
+
+    def add_scoring_rule(self, rule: ScoringRule | type) -> None:
+        """Register a scoring rule (an instance or a class with no arguments)."""
+        plugin = self.current_plugin
+        if inspect.isclass(rule):
+            rule = rule()
+        name = getattr(rule, "name", None)
+        self._check_name("scoring rule", name, self.rules)
+        if not callable(getattr(rule, "reduce", None)):
+            raise PluginError(f"plugin {plugin!r}: scoring rule {name!r} has no reduce() method")
+        measures = getattr(rule, "measures", None)
+        if not measures or not all(isinstance(m, str) for m in measures):
+            raise PluginError(
+                f"plugin {plugin!r}: scoring rule {name!r} must declare measures, e.g. {MEASURES}"
+            )
+        self.rules[name] = RuleSpec(name=name, rule=rule, plugin=plugin)
+
+    def add_dataset(
+        self, name: str, loader: Callable[..., LabeledData], *, description: str = ""
+    ) -> None:
+        """Register a dataset loader ``loader(data_dir=None, **options) -> LabeledData``."""
+        plugin = self.current_plugin
+        self._check_name("dataset", name, self.datasets)
+        if not callable(loader):
+            raise PluginError(f"plugin {plugin!r}: dataset {name!r} loader is not callable")
+        params = init_parameters(loader)
+        if "data_dir" not in params:
+            raise PluginError(
+                f"plugin {plugin!r}: dataset {name!r} loader must accept a data_dir argument"
+            )
+        self.datasets[name] = DatasetSpec(
+            name=name, loader=loader, plugin=plugin,
+            description=description or _first_line(loader.__doc__),
+        )
+
+    # -- lookup -----------------------------------------------------------
+    def detector(self, name: str) -> DetectorSpec:
+        return _lookup("detector", name, self.detectors)
+
+    def rule(self, name: str) -> RuleSpec:
+        return _lookup("scoring rule", name, self.rules)
+
+    def dataset(self, name: str) -> DatasetSpec:
+        return _lookup("dataset", name, self.datasets)
+
+
+def _lookup(kind: str, name: str, table: dict[str, Any]) -> Any:
+    try:
+        return table[name]
+    except KeyError:
+        known = ", ".join(sorted(table)) or "none"
+        raise KeyError(f"unknown {kind} {name!r}{did_you_mean(name, table)}; known: {known}") from None
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0].strip() if (doc or "").strip() else ""

@@ -1,0 +1,297 @@
+"""Run a suite: expand it into cells, fit and score each, store records.
+
+A *cell* is (dataset, normal class, repetition, model). Detector configs that
+share a class and parameters (e.g. ``vae`` and ``ed-vae``) share one model,
+trained once per cell; every scoring rule of a latent model is a reduction of
+one posterior draw of that model, so rule comparisons are paired.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+import numpy as np
+
+import anobench
+from anobench.api import LabeledData
+from anobench.errors import AnobenchError, DataError, SuiteError
+from anobench.metrics import check_scores, compute_metrics
+from anobench.protocol import derive_seed, normal_key, one_class_split
+from anobench.registry import Registry, did_you_mean
+from anobench.store import (
+    append_block, done_cells, latest_run_dir, new_run_dir, read_meta, write_meta,
+)
+from anobench.suite import DetectorConfig, Suite
+
+log = logging.getLogger("anobench.runner")
+
+
+@dataclass(frozen=True)
+class ModelGroup:
+    """Detector configs that share one trained model."""
+
+    key: str
+    name: str
+    cls: type
+    params: dict[str, Any]
+    configs: tuple[DetectorConfig, ...]
+
+
+def model_groups(suite: Suite, registry: Registry) -> list[ModelGroup]:
+    groups: dict[str, list[DetectorConfig]] = {}
+    for cfg in suite.detectors:
+        cls = registry.detectors[cfg.name].cls
+        ident = json.dumps([cls.__module__, cls.__qualname__, cfg.params], sort_keys=True, default=str)
+        groups.setdefault(ident, []).append(cfg)
+    out = []
+    for ident, cfgs in groups.items():
+        short = hashlib.sha256(ident.encode()).hexdigest()[:10]
+        first = cfgs[0]
+        out.append(ModelGroup(f"{first.column}-{short}", first.name,
+                              registry.detectors[first.name].cls, first.params, tuple(cfgs)))
+    return out
+
+
+def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, LabeledData]:
+    """Load every dataset of the suite and check the classes it names exist."""
+    out = {}
+    for i, entry in enumerate(suite.datasets):
+        spec = registry.datasets[entry.name]
+        try:
+            data = spec.loader(data_dir=data_dir, **entry.options)
+        except AnobenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin's loader failed
+            raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}) failed to load: "
+                            f"{type(exc).__name__}: {exc}") from exc
+        known = set(data.classes)
+        for j, c in enumerate(entry.classes or ()):
+            for label in (c if isinstance(c, tuple) else (c,)):
+                if label not in known:
+                    raise SuiteError(
+                        f"{suite.path}: datasets[{i}].classes[{j}]: class {label} does not exist "
+                        f"in dataset {entry.name!r}{did_you_mean(label, known)}; classes: "
+                        f"{', '.join(map(str, sorted(known)))}")
+        out[entry.label] = data
+    return out
+
+
+def resolve_device(requested: str) -> str:
+    if requested == "cpu":
+        return "cpu"
+    import torch
+
+    if requested == "cuda":
+        if not torch.cuda.is_available():
+            raise AnobenchError("--device cuda: no CUDA device is available")
+        return "cuda"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _needs_device(groups: list[ModelGroup]) -> bool:
+    import inspect
+
+    return any("device" in inspect.signature(g.cls.__init__).parameters for g in groups)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("anobench", "numpy", "scipy", "scikit-learn", "torch", "torchvision", "pluggy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _code_version() -> str:
+    import subprocess
+
+    try:
+        root = Path(anobench.__file__).resolve().parent.parent
+        rev = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=5)
+        if rev.returncode == 0:
+            return f"{anobench.__version__}+g{rev.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return anobench.__version__
+
+
+def _fmt_secs(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _instantiate(group: ModelGroup, seed: int, device: str | None):
+    import inspect
+
+    accepted = inspect.signature(group.cls.__init__).parameters
+    params = dict(group.params)
+    if "random_state" in accepted and params.get("random_state") is None:
+        params["random_state"] = seed
+    if device and "device" in accepted and params.get("device") in (None, "auto"):
+        params["device"] = device
+    return group.cls(**params)
+
+
+def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], dict]:
+    """Fit one model on one split and score every column; raise on failure."""
+    det = _instantiate(group, seeds["model"], device)
+    t0 = time.perf_counter()
+    det.fit(split.X_train, split.X_val)
+    fit_s = time.perf_counter() - t0
+    info = dict(det.fit_info()) if callable(getattr(det, "fit_info", None)) else {}
+    n = len(split.y_test)
+    results: list[dict] = []
+    t1 = time.perf_counter()
+    if not any(cfg.rules for cfg in group.configs):
+        scores = check_scores(det.score(split.X_test), n)
+        for cfg in group.configs:
+            results.append(dict(column=cfg.column, rule=None, measure=None, scores=scores, cfg=cfg))
+    else:
+        rules = {r: registry.rules[r].rule for cfg in group.configs for r in cfg.rules}
+        needs = any(getattr(rule, "min_samples", 1) > 0 for rule in rules.values())
+        n_draw = max(cfg.n_samples for cfg in group.configs) if needs else 0
+        draw = det.posterior_draw(split.X_test, n_samples=n_draw, seed=seeds["draw"])
+        for cfg in group.configs:
+            for rname in cfg.rules:
+                rule = rules[rname]
+                for measure in cfg.measures:
+                    if measure not in rule.measures:
+                        continue
+                    try:
+                        scores = check_scores(rule.reduce(draw, measure), n)
+                    except ValueError as exc:
+                        raise ValueError(f"scoring rule {rname!r} ({measure}): {exc}") from exc
+                    column = f"{cfg.column}:{rname}" if cfg.explicit_rules else cfg.column
+                    results.append(dict(column=column, rule=rname, measure=measure,
+                                        scores=scores, cfg=cfg))
+    score_s = time.perf_counter() - t1
+    records = []
+    for res in results:
+        cfg = res["cfg"]
+        for metric, value in compute_metrics(split.y_test, res["scores"], suite.metrics).items():
+            records.append(dict(
+                kind="result", column=res["column"], detector=cfg.name, params=cfg.params,
+                grid=cfg.grid_params, rule=res["rule"], measure=res["measure"], metric=metric,
+                value=value, fit_seconds=round(fit_s, 4), score_seconds=round(score_s, 4),
+                fit_info=info,
+            ))
+    return records, {"fit_seconds": fit_s, "score_seconds": score_s, "info": info}
+
+
+def run_suite(
+    suite: Suite,
+    registry: Registry,
+    *,
+    results_root: str | Path = "results",
+    data_dir: str | Path | None = None,
+    device: str | None = None,
+    resume: str | Path | bool | None = None,
+    stream: TextIO | None = None,
+    on_cell: Callable[[dict], None] | None = None,
+) -> tuple[Path, int]:
+    """Run every cell not yet done; return ``(run_dir, n_failed_cells)``."""
+    out = stream or sys.stderr
+    datasets = load_datasets(suite, registry, data_dir)
+    groups = model_groups(suite, registry)
+    dev = resolve_device(device or suite.device) if _needs_device(groups) else None
+
+    if resume:
+        run_dir = latest_run_dir(Path(results_root), suite.name) if resume is True else Path(resume)
+        meta = read_meta(run_dir)
+        if meta.get("suite_sha256") != suite.sha256:
+            raise SuiteError(f"{suite.path}: the suite changed since run {run_dir} was started "
+                             "(hash differs); start a new run instead of --resume")
+        skip = done_cells(run_dir)
+        meta.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S"))
+        write_meta(run_dir, meta)
+    else:
+        run_dir = new_run_dir(Path(results_root), suite.name)
+        skip = set()
+        write_meta(run_dir, {
+            "suite_name": suite.name, "suite_path": suite.path, "suite_sha256": suite.sha256,
+            "suite_text": suite.text, "code_version": _code_version(), "packages": _versions(),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "device": dev or "cpu", "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "argv": sys.argv,
+        })
+
+    cells = []
+    for entry in suite.datasets:
+        data = datasets[entry.label]
+        for normal in entry.classes or data.classes:
+            for rep in range(suite.repetitions):
+                for group in groups:
+                    cid = f"{entry.label}/{normal_key(normal)}/{rep}/{group.key}"
+                    cells.append((entry, normal, rep, group, cid))
+    todo = [c for c in cells if c[4] not in skip]
+    print(f"anobench: suite {suite.name!r}: {len(cells)} cells ({len(cells) - len(todo)} done "
+          f"earlier), device {dev or 'cpu'}, results in {run_dir}", file=out, flush=True)
+
+    split_cache: dict[tuple, Any] = {}
+    failed = 0
+    start = time.perf_counter()
+    for k, (entry, normal, rep, group, cid) in enumerate(todo, 1):
+        data = datasets[entry.label]
+        nk = normal_key(normal)
+        seeds = {
+            "split": derive_seed(suite.seed, entry.label, nk, "split"),
+            "anomalies": derive_seed(suite.seed, entry.label, nk, rep, "anomalies"),
+            "model": derive_seed(suite.seed, entry.label, nk, rep, "model"),
+            "draw": derive_seed(suite.seed, entry.label, nk, rep, "draw"),
+        }
+        skey = (entry.label, nk, rep)
+        if skey not in split_cache:
+            split_cache.clear()
+            split_cache[skey] = one_class_split(
+                data, normal, anomaly_ratio=suite.anomaly_ratio, val_fraction=suite.val_fraction,
+                split_seed=seeds["split"], anomaly_seed=seeds["anomalies"])
+        split = split_cache[skey]
+        base = dict(cell=cid, dataset=entry.label, normal=nk, repetition=rep, seed=seeds["model"],
+                    n_test=int(len(split.y_test)), n_anomalies=split.n_anomalies,
+                    model=group.key)
+        spec = registry.detectors[group.name]
+        try:
+            records, timing = run_cell(group, split, registry, suite, seeds, dev)
+        except KeyboardInterrupt:
+            print(f"\nanobench: interrupted; finished cells are stored. Resume with:\n"
+                  f"  anobench run {suite.path} --resume {run_dir}", file=out, flush=True)
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin failed: record it and go on
+            failed += 1
+            msg = f"detector {group.name!r} (plugin {spec.plugin!r}): {type(exc).__name__}: {exc}"
+            append_block(run_dir, [dict(base, kind="error", error=msg),
+                                   dict(base, kind="cell", status="error")])
+            print(f"[{k}/{len(todo)}] {entry.label} class {nk} rep {rep} {group.name}: "
+                  f"FAILED: {msg}", file=out, flush=True)
+            continue
+        append_block(run_dir, [dict(base, **r) for r in records]
+                     + [dict(base, kind="cell", status="ok", fit_seconds=timing["fit_seconds"],
+                             score_seconds=timing["score_seconds"], fit_info=timing["info"])])
+        elapsed = time.perf_counter() - start
+        eta = elapsed / k * (len(todo) - k)
+        auc = [r["value"] for r in records if r["metric"] == suite.metrics[0]]
+        extra = ""
+        if "epochs" in timing["info"]:
+            extra = f" ({timing['info']['epochs']} epochs)"
+        print(f"[{k}/{len(todo)}] {entry.label} class {nk} rep {rep} {group.key.rsplit('-', 1)[0]}: "
+              f"fit {timing['fit_seconds']:.1f}s{extra}, score {timing['score_seconds']:.1f}s, "
+              f"{suite.metrics[0]} {np.mean(auc):.3f} | elapsed {_fmt_secs(elapsed)} "
+              f"ETA {_fmt_secs(eta)}", file=out, flush=True)
+        if on_cell:
+            on_cell(base)
+    if failed:
+        print(f"anobench: {failed} cell(s) failed; their errors are in {run_dir / 'records.jsonl'}",
+              file=out, flush=True)
+    return run_dir, failed

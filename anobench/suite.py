@@ -1,0 +1,336 @@
+"""Declarative TOML suites: loading, strict validation and grid expansion.
+
+A suite file has a ``[suite]`` table, one or more ``[[datasets]]`` and
+``[[detectors]]`` entries and an optional ``[report]`` table (see README).
+Unknown keys are errors naming the key path with a did-you-mean hint; types
+and ranges are checked; detector parameters are checked against the plugin's
+``__init__`` signature; a list of values for a parameter is a grid.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from anobench.api import MEASURES
+from anobench.errors import SuiteError
+from anobench.metrics import METRICS
+from anobench.registry import Registry, did_you_mean
+
+SUITE_KEYS = {
+    "name": str, "description": str, "seed": int, "repetitions": int,
+    "anomaly_ratio": float, "val_fraction": float, "metrics": list, "device": str,
+}
+DATASET_KEYS = {"name": str, "classes": list, "label": str}
+DETECTOR_KEYS = {
+    "name": str, "label": str, "params": dict, "rules": list, "measures": list, "n_samples": int,
+}
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    name: str
+    label: str
+    classes: tuple[Any, ...] | None  # None = every class; items are int or tuple of ints
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """One point of a detector entry's grid: fixed parameters and the rules to score."""
+
+    name: str
+    column: str  # table column prefix, e.g. "vae" or "vae[beta=0.5]"
+    params: dict[str, Any]
+    rules: tuple[str, ...]  # empty for non-latent detectors
+    explicit_rules: bool  # True when the suite listed rules (columns get ":rule")
+    measures: tuple[str, ...]
+    n_samples: int
+    grid_params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: str
+    text: str
+    sha256: str
+    description: str
+    seed: int
+    repetitions: int
+    anomaly_ratio: float
+    val_fraction: float
+    metrics: tuple[str, ...]
+    device: str
+    datasets: tuple[DatasetEntry, ...]
+    detectors: tuple[DetectorConfig, ...]
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+class _Ctx:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, where: str, msg: str) -> SuiteError:
+        return SuiteError(f"{self.path}: {where}: {msg}" if where else f"{self.path}: {msg}")
+
+
+def _type_name(t: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", list: "a list",
+            dict: "a table", bool: "true or false"}.get(t, t.__name__)
+
+
+def _check_type(ctx: _Ctx, where: str, value: Any, t: type) -> Any:
+    ok = isinstance(value, t) and not (t in (int, float) and isinstance(value, bool))
+    if t is float and isinstance(value, int) and not isinstance(value, bool):
+        ok, value = True, float(value)
+    if not ok:
+        raise ctx.fail(where, f"expected {_type_name(t)}, got {value!r}")
+    return value
+
+
+def _check_keys(ctx: _Ctx, where: str, table: dict, allowed: dict | set) -> None:
+    for key in table:
+        if key not in allowed:
+            path = f"{where}.{key}" if where else key
+            raise ctx.fail(path, f"unknown key{did_you_mean(key, allowed)}; allowed: "
+                           f"{', '.join(sorted(allowed))}")
+
+
+def _grid(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _param_type_ok(p: inspect.Parameter, value: Any) -> bool:
+    default = p.default
+    if default is None or default is inspect.Parameter.empty:
+        ann = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
+        if ann and "None" not in str(ann) and ann in ("int", "float", "str", "bool"):
+            default = {"int": 0, "float": 0.0, "str": "", "bool": False}[ann]
+        else:
+            return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, (tuple, list)):
+        return isinstance(value, (tuple, list))
+    return True
+
+
+def _check_params(ctx, where, params: dict, signature: dict[str, inspect.Parameter], owner: str,
+                  reserved: set[str] = frozenset()) -> None:
+    for key, value in params.items():
+        path = f"{where}.{key}"
+        if key not in signature or key in reserved:
+            allowed = sorted(set(signature) - set(reserved))
+            raise ctx.fail(path, f"unknown parameter {key!r} for {owner}"
+                           f"{did_you_mean(key, allowed)}; parameters: {', '.join(allowed) or 'none'}")
+        for i, v in enumerate(_grid(value)):
+            if not _param_type_ok(signature[key], v):
+                at = f"{path}[{i}]" if isinstance(value, list) else path
+                raise ctx.fail(at, f"{v!r} has the wrong type for {owner} "
+                               f"(default is {signature[key].default!r})")
+
+
+def _format_value(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _classes(ctx: _Ctx, where: str, value: Any) -> tuple[Any, ...]:
+    out = []
+    for i, c in enumerate(value):
+        if isinstance(c, list):
+            if not c or not all(isinstance(x, int) and not isinstance(x, bool) for x in c):
+                raise ctx.fail(f"{where}[{i}]", f"a set of normal classes must be integers, got {c!r}")
+            out.append(tuple(c))
+        elif isinstance(c, int) and not isinstance(c, bool):
+            out.append(c)
+        else:
+            raise ctx.fail(f"{where}[{i}]", f"class labels are integers, got {c!r}")
+    if not out:
+        raise ctx.fail(where, "needs at least one class")
+    return tuple(out)
+
+
+def parse_suite(text: str, path: str, registry: Registry) -> Suite:
+    """Parse and validate suite text; raise :class:`SuiteError` naming the problem."""
+    ctx = _Ctx(path)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ctx.fail("", f"malformed TOML: {exc}") from None
+    _check_keys(ctx, "", doc, {"suite": 0, "datasets": 0, "detectors": 0, "report": 0})
+    head = doc.get("suite", {})
+    if not isinstance(head, dict):
+        raise ctx.fail("suite", "must be a table ([suite])")
+    _check_keys(ctx, "suite", head, SUITE_KEYS)
+    vals = {k: _check_type(ctx, f"suite.{k}", v, SUITE_KEYS[k]) for k, v in head.items()}
+    name = vals.get("name", Path(path).stem)
+    seed = vals.get("seed", 0)
+    reps = vals.get("repetitions", 10)
+    ratio = vals.get("anomaly_ratio", 0.2)
+    val_fraction = vals.get("val_fraction", 0.2)
+    device = vals.get("device", "auto")
+    metrics = tuple(vals.get("metrics", ["roc_auc", "pr_auc", "average_precision"]))
+    if not name or not all(ch.isalnum() or ch in "-_." for ch in name):
+        raise ctx.fail("suite.name", f"{name!r} must be letters, digits, '-', '_' or '.'")
+    if seed < 0:
+        raise ctx.fail("suite.seed", f"must be >= 0, got {seed}")
+    if reps < 1:
+        raise ctx.fail("suite.repetitions", f"must be >= 1, got {reps}")
+    if not 0.0 < ratio < 1.0:
+        raise ctx.fail("suite.anomaly_ratio", f"must be in (0, 1), got {ratio}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ctx.fail("suite.val_fraction", f"must be in [0, 1), got {val_fraction}")
+    if device not in DEVICES:
+        raise ctx.fail("suite.device", f"must be one of {', '.join(DEVICES)}, got {device!r}")
+    if not metrics:
+        raise ctx.fail("suite.metrics", "needs at least one metric")
+    for i, m in enumerate(metrics):
+        if m not in METRICS:
+            raise ctx.fail(f"suite.metrics[{i}]", f"unknown metric {m!r}{did_you_mean(m, METRICS)}; "
+                           f"known: {', '.join(METRICS)}")
+
+    datasets = _parse_datasets(ctx, doc.get("datasets"), registry)
+    detectors = _parse_detectors(ctx, doc.get("detectors"), registry)
+    report = doc.get("report", {})
+    if not isinstance(report, dict):
+        raise ctx.fail("report", "must be a table ([report])")
+    return Suite(
+        name=name, path=path, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(),
+        description=vals.get("description", ""), seed=seed, repetitions=reps,
+        anomaly_ratio=ratio, val_fraction=val_fraction, metrics=metrics, device=device,
+        datasets=datasets, detectors=detectors, report=report,
+    )
+
+
+def _entries(ctx: _Ctx, key: str, value: Any) -> list[dict]:
+    if value is None:
+        raise ctx.fail("", f"no [[{key}]] entries")
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise ctx.fail(key, f"must be an array of tables ([[{key}]])")
+    if not value:
+        raise ctx.fail("", f"no [[{key}]] entries")
+    return value
+
+
+def _parse_datasets(ctx: _Ctx, value: Any, registry: Registry) -> tuple[DatasetEntry, ...]:
+    out = []
+    for i, entry in enumerate(_entries(ctx, "datasets", value)):
+        where = f"datasets[{i}]"
+        if "name" not in entry:
+            raise ctx.fail(where, "missing key 'name'")
+        dname = _check_type(ctx, f"{where}.name", entry["name"], str)
+        if dname not in registry.datasets:
+            raise ctx.fail(f"{where}.name", f"unknown dataset {dname!r}"
+                           f"{did_you_mean(dname, registry.datasets)}; known: "
+                           f"{', '.join(sorted(registry.datasets))}")
+        spec = registry.datasets[dname]
+        options = {k: v for k, v in entry.items() if k not in DATASET_KEYS}
+        allowed = {**DATASET_KEYS, **spec.parameters}
+        _check_keys(ctx, where, entry, allowed)
+        _check_params(ctx, where, options, spec.parameters, f"dataset {dname!r}")
+        classes = None
+        if "classes" in entry:
+            classes = _classes(ctx, f"{where}.classes", _check_type(ctx, f"{where}.classes",
+                                                                     entry["classes"], list))
+        label = _check_type(ctx, f"{where}.label", entry.get("label", dname), str)
+        out.append(DatasetEntry(dname, label, classes, options))
+    labels = [d.label for d in out]
+    for lab in labels:
+        if labels.count(lab) > 1:
+            raise ctx.fail("datasets", f"dataset label {lab!r} appears twice; set a distinct 'label'")
+    return tuple(out)
+
+
+def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[DetectorConfig, ...]:
+    out: list[DetectorConfig] = []
+    for i, entry in enumerate(_entries(ctx, "detectors", value)):
+        where = f"detectors[{i}]"
+        _check_keys(ctx, where, entry, DETECTOR_KEYS)
+        if "name" not in entry:
+            raise ctx.fail(where, "missing key 'name'")
+        dname = _check_type(ctx, f"{where}.name", entry["name"], str)
+        if dname not in registry.detectors:
+            raise ctx.fail(f"{where}.name", f"unknown detector {dname!r}"
+                           f"{did_you_mean(dname, registry.detectors)}; known: "
+                           f"{', '.join(sorted(registry.detectors))}")
+        spec = registry.detectors[dname]
+        params = _check_type(ctx, f"{where}.params", entry.get("params", {}), dict)
+        _check_params(ctx, f"{where}.params", params, spec.parameters, f"detector {dname!r}",
+                      reserved=set(spec.defaults))
+        label = _check_type(ctx, f"{where}.label", entry.get("label", dname), str)
+        rules, measures, n_samples, explicit = _rules_for(ctx, where, entry, spec, registry)
+        keys = sorted(params)
+        grid_keys = [k for k in keys if isinstance(params[k], list) and len(params[k]) > 1]
+        for combo in itertools.product(*(_grid(params[k]) for k in keys)):
+            point = dict(zip(keys, combo))
+            grid = {k: point[k] for k in grid_keys}
+            column = label + ("[" + ",".join(f"{k}={_format_value(v)}" for k, v in grid.items())
+                              + "]" if grid else "")
+            out.append(DetectorConfig(dname, column, {**spec.defaults, **point}, rules, explicit,
+                                      measures, n_samples, grid))
+    columns = [c.column for c in out]
+    for col in columns:
+        if columns.count(col) > 1:
+            raise ctx.fail("detectors", f"column {col!r} appears twice; give one entry a 'label'")
+    return tuple(out)
+
+
+def _rules_for(ctx, where, entry, spec, registry):
+    has_rules = "rules" in entry
+    if not spec.latent:
+        for key in ("rules", "measures", "n_samples"):
+            if key in entry:
+                first = _grid(entry[key])[0] if key == "rules" and entry[key] else None
+                what = f"scoring rule {first!r}" if first else f"{key!r}"
+                raise ctx.fail(f"{where}.{key}", f"{what} cannot be used with detector "
+                               f"{spec.name!r}: it has no posterior (not a latent-variable model)")
+        return (), (), 0, False
+    rules = tuple(_check_type(ctx, f"{where}.rules", entry.get("rules", [spec.default_rule]), list))
+    measures = tuple(_check_type(ctx, f"{where}.measures", entry.get("measures", ["elbo"]), list))
+    n_samples = _check_type(ctx, f"{where}.n_samples", entry.get("n_samples", 100), int)
+    if not rules:
+        raise ctx.fail(f"{where}.rules", "needs at least one scoring rule")
+    if not measures:
+        raise ctx.fail(f"{where}.measures", "needs at least one measure")
+    for j, m in enumerate(measures):
+        if m not in MEASURES:
+            raise ctx.fail(f"{where}.measures[{j}]", f"unknown measure {m!r}"
+                           f"{did_you_mean(m, MEASURES)}; known: {', '.join(MEASURES)}")
+    for j, r in enumerate(rules):
+        if r not in registry.rules:
+            raise ctx.fail(f"{where}.rules[{j}]", f"unknown scoring rule {r!r}"
+                           f"{did_you_mean(r, registry.rules)}; known: {', '.join(sorted(registry.rules))}")
+        rule = registry.rules[r].rule
+        if not set(rule.measures) & set(measures):
+            raise ctx.fail(f"{where}.rules[{j}]", f"scoring rule {r!r} supports measures "
+                           f"{list(rule.measures)}, none of {list(measures)}")
+        if n_samples < getattr(rule, "min_samples", 1):
+            raise ctx.fail(f"{where}.n_samples", f"scoring rule {r!r} needs at least "
+                           f"{rule.min_samples} samples, got {n_samples}")
+    if n_samples < 1:
+        raise ctx.fail(f"{where}.n_samples", f"must be >= 1, got {n_samples}")
+    return rules, measures, n_samples, has_rules
+
+
+def load_suite(path: str | Path, registry: Registry) -> Suite:
+    """Read and validate a suite file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError(f"{p}: suite file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"{p}: cannot read suite: {exc}") from None
+    return parse_suite(text, str(p), registry)
