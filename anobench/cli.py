@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="anobench",
         description="Plugin-based benchmarking suite for one-class anomaly detection.",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="log details (per-epoch progress)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="only warnings and errors (no per-epoch training progress)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data_dir = argparse.ArgumentParser(add_help=False)
     data_dir.add_argument("--data-dir", default=None, metavar="DIR",
@@ -152,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(message)s", stream=sys.stderr)
     try:
         return args.func(args)
