@@ -1,0 +1,134 @@
+"""anobench.stats against hand-computed values and scipy."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as st
+
+from anobench import stats
+
+
+def test_min_pairs_is_where_an_exact_p_can_first_drop_below_alpha():
+    assert stats.min_pairs(0.05) == 6  # 2/2**5 = 0.0625, 2/2**6 = 0.03125
+    assert stats.min_pairs(0.01) == 8  # 2/2**7 = 0.0156, 2/2**8 = 0.0078
+    with pytest.raises(ValueError):
+        stats.min_pairs(0.0)
+
+
+def test_exact_p_by_hand_without_ties():
+    # ranks 1..6, T+ = 15; P(T+ <= 6) = 14/64 (subsets of {1..6} with sum <= 6)
+    t, p, method = stats.wilcoxon_signed_rank(np.array([1, 2, 3, 4, 5, -6.0]))
+    assert (t, method) == (15.0, "exact")
+    assert p == pytest.approx(2 * 14 / 64)
+    # every pair favours A: the smallest possible p, 2 / 2**n
+    assert stats.wilcoxon_signed_rank(np.arange(1, 11.0))[1] == pytest.approx(2 / 2 ** 10)
+
+
+def test_exact_p_by_hand_with_tied_ranks():
+    # |d| = 2,2,2,1 -> ranks 3,3,3,1; T+ = 9; P(T+ >= 9) = 2/16
+    t, p, _ = stats.wilcoxon_signed_rank(np.array([2, 2, 2, -1.0]))
+    assert t == 9.0
+    assert p == pytest.approx(0.25)
+    # all ranks tied (2,2,2): T+ in {0,2,4,6} with weights 1,3,3,1; T+ = 4 -> p = 1
+    assert stats.wilcoxon_signed_rank(np.array([1, 1, -1.0]))[1] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_exact_matches_scipy_without_ties(seed):
+    rng = np.random.default_rng(seed)
+    d = rng.normal(0.3, 1.0, size=12)
+    _, p, _ = stats.wilcoxon_signed_rank(d)
+    assert p == pytest.approx(st.wilcoxon(d, method="exact").pvalue, rel=1e-12)
+
+
+def test_exact_with_ties_matches_scipy_permutation():
+    d = np.array([1, 2, 2, -3, 4, 5, -1, 2, 2, 6.0])
+    _, p, _ = stats.wilcoxon_signed_rank(d)
+    ref = st.wilcoxon(d, method=st.PermutationMethod(n_resamples=np.inf)).pvalue
+    assert p == pytest.approx(ref, rel=1e-9)
+
+
+def test_normal_approximation_matches_scipy_above_exact_max():
+    rng = np.random.default_rng(3)
+    d = np.round(rng.normal(0.2, 1.0, size=80), 1)  # ties included
+    d = d[d != 0]
+    assert len(d) > stats.EXACT_MAX
+    _, p, method = stats.wilcoxon_signed_rank(d)
+    assert method == "normal"
+    assert p == pytest.approx(st.wilcoxon(d, method="approx", correction=True).pvalue, rel=1e-9)
+
+
+def test_paired_comparison_counts_effect_and_too_few_pairs():
+    a = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    b = a - np.array([1, 2, 3, 4, 5, -6.0]) / 100
+    r = stats.paired_comparison(a, b)
+    assert (r.wins, r.ties, r.losses, r.n) == (5, 0, 1, 6)
+    assert r.rank_biserial == pytest.approx((15 - 6) / 21)
+    assert r.p == pytest.approx(2 * 14 / 64)
+    assert r.median_diff == pytest.approx(0.025)  # median of -6,1,2,3,4,5
+    assert r.ci[0] <= r.median_diff <= r.ci[1]
+    few = stats.paired_comparison(a[:5], b[:5])
+    assert few.p is None and not few.tested and few.method == "n=5<6: no test"
+    assert not few.better(0.05)
+
+
+def test_paired_comparison_all_ties_and_zero_differences():
+    a = np.linspace(0.5, 0.9, 8)
+    r = stats.paired_comparison(a, a.copy())
+    assert (r.p, r.ties, r.method) == (1.0, 8, "all differences zero")
+    # zeros are dropped (Wilcoxon's method), as scipy's zero_method="wilcox"
+    d = np.array([0, 0, 1, 2, 3, 4, 5, 6, -7.0, 8])
+    r = stats.paired_comparison(d, np.zeros_like(d))
+    assert (r.wins, r.ties, r.losses) == (7, 2, 1)
+    ref = st.wilcoxon(d, zero_method="wilcox", method="exact").pvalue
+    assert r.p == pytest.approx(ref)
+
+
+def test_bootstrap_ci_is_seeded():
+    d = np.random.default_rng(0).normal(size=20)
+    assert stats.bootstrap_median_ci(d, seed=1) == stats.bootstrap_median_ci(d, seed=1)
+    lo, hi = stats.bootstrap_median_ci(d, seed=1)
+    assert lo < np.median(d) < hi
+
+
+def test_holm_by_hand_and_none_passthrough():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: .005*4=.02, .01*3=.03, .03*2=.06, .04*1=.04 -> monotone .06
+    assert stats.adjust(p, "holm") == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.adjust(p, "bonferroni") == pytest.approx([0.04, 0.16, 0.12, 0.02])
+    assert stats.adjust([0.2, None, 0.01], "holm") == [pytest.approx(0.2), None,
+                                                       pytest.approx(0.02)]
+    assert stats.adjust([0.6, 0.9], "holm") == pytest.approx([1.0, 1.0])
+    with pytest.raises(ValueError):
+        stats.adjust(p, "sidak")
+
+
+def test_average_ranks_and_friedman_against_scipy():
+    assert stats.average_ranks(np.array([[3, 2, 1], [3, 1, 2.0]])) == pytest.approx([1, 2.5, 2.5])
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(10, 4)) + np.array([0.8, 0.3, 0.0, 0.0])
+    v[0, 1] = v[0, 2]  # a tie inside a block
+    r = stats.friedman(v)
+    ref = st.friedmanchisquare(*v.T)
+    assert r.statistic == pytest.approx(ref.statistic)
+    assert r.p == pytest.approx(ref.pvalue)
+    assert r.avg_ranks.sum() == pytest.approx(10 / 10 * 4 * 5 / 2)
+    assert stats.friedman(v[:, :2]).p is None
+
+
+def test_nemenyi_critical_values_from_demsar_table():
+    # Demšar (2006), Table 5(a): q_0.05 for k = 2..5 and 10
+    for k, q in [(2, 1.960), (3, 2.343), (4, 2.569), (5, 2.728), (10, 3.164)]:
+        assert stats.nemenyi_q(k) == pytest.approx(q, abs=1e-3)
+    assert stats.nemenyi_cd(4, 10) == pytest.approx(2.569 * math.sqrt(20 / 60), abs=1e-3)
+    p = stats.nemenyi_pvalues(np.array([1.0, 1.0 + stats.nemenyi_cd(3, 12), 3.0]), 12)
+    assert p[0, 1] == pytest.approx(0.05, abs=1e-6)
+
+
+def test_cd_groups():
+    # sorted ranks 1.0, 1.5, 2.9, 3.2; cd 1.0 -> groups (0,1) and (2,3)
+    assert stats.cd_groups(np.array([3.2, 1.0, 2.9, 1.5]), 1.0) == [(0, 1), (2, 3)]
+    assert stats.cd_groups(np.array([1.0, 2.0, 3.0]), 5.0) == [(0, 2)]
+    assert stats.cd_groups(np.array([1.0, 3.0]), 1.0) == []
