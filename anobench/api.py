@@ -34,6 +34,11 @@ class LabeledData:
         Class labels.
     class_names : tuple of str, optional
         Human-readable names indexed by label.
+    scaling : {"none", "minmax", "standardize"}
+        Per-feature scaling the protocol fits on the *training normals* of
+        each one-class split and applies to its training, validation and test
+        data (it depends on the normal class, so it cannot be done at load
+        time). See :func:`anobench.protocol.fit_scaling`.
     """
 
     name: str
@@ -43,6 +48,7 @@ class LabeledData:
     y_test: np.ndarray
     class_names: tuple[str, ...] = ()
     description: str = ""
+    scaling: str = "none"
 
     @property
     def sample_shape(self) -> tuple[int, ...]:

@@ -11,6 +11,11 @@ For a normal class c (or a set of classes):
   every repetition (seed from suite seed, dataset, class, repetition).
 
 Anomalies are the positive class (label 1).
+
+A dataset may ask for per-feature scaling (``LabeledData.scaling``): it is
+fitted on the training part of the normals of each split (not the validation
+part, never the test set) and applied to training, validation and test data,
+so it depends on the normal class and lives here, not in the loader.
 """
 from __future__ import annotations
 
@@ -109,6 +114,35 @@ def draw_test_set(
     return data.X_test[idx], y, data.y_test[idx]
 
 
+SCALINGS = ("none", "minmax", "standardize")
+
+
+def fit_scaling(X_train: np.ndarray, method: str):
+    """Fit a per-feature scaling on ``X_train``; return ``transform(X) -> X``.
+
+    ``minmax`` maps each feature of ``X_train`` to [0, 1] (test values may fall
+    outside), ``standardize`` to zero mean and unit variance; a constant
+    feature is only shifted. ``none`` returns the identity.
+    """
+    if method not in SCALINGS:
+        raise DataError(f"unknown scaling {method!r}; choose one of {', '.join(SCALINGS)}")
+    if method == "none":
+        return lambda X: X
+    X = np.asarray(X_train, dtype=np.float64)
+    if method == "minmax":
+        shift, span = X.min(axis=0), X.max(axis=0) - X.min(axis=0)
+    else:
+        shift, span = X.mean(axis=0), X.std(axis=0)
+    span = np.where(span > 1e-12, span, 1.0)
+
+    def transform(A: np.ndarray | None) -> np.ndarray | None:
+        if A is None:
+            return None
+        return ((np.asarray(A, dtype=np.float64) - shift) / span).astype(np.float32)
+
+    return transform
+
+
 def one_class_split(
     data: LabeledData,
     normal: int | tuple[int, ...],
@@ -121,4 +155,8 @@ def one_class_split(
     """Build the training, validation and test data for one repetition."""
     X_train, X_val = train_val_split(data, normal, val_fraction, split_seed)
     X_test, y_test, test_classes = draw_test_set(data, normal, anomaly_ratio, anomaly_seed)
+    scaling = getattr(data, "scaling", "none")
+    if scaling != "none":
+        scale = fit_scaling(X_train, scaling)
+        X_train, X_val, X_test = scale(X_train), scale(X_val), scale(X_test)
     return OneClassSplit(X_train, X_val, X_test, y_test, test_classes)

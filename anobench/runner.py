@@ -72,13 +72,14 @@ def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, 
             raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}) failed to load: "
                             f"{type(exc).__name__}: {exc}") from exc
         known = set(data.classes)
+        source = f" ({entry.options['path']})" if entry.options.get("path") else ""
         for j, c in enumerate(entry.classes or ()):
             for label in (c if isinstance(c, tuple) else (c,)):
                 if label not in known:
                     raise SuiteError(
                         f"{suite.path}: datasets[{i}].classes[{j}]: class {label} does not exist "
-                        f"in dataset {entry.name!r}{did_you_mean(label, known)}; classes: "
-                        f"{', '.join(map(str, sorted(known)))}")
+                        f"in dataset {entry.label!r}{source}{did_you_mean(label, known)}; "
+                        f"classes: {', '.join(map(str, sorted(known)))}")
         out[entry.label] = data
     return out
 

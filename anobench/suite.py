@@ -30,6 +30,8 @@ DETECTOR_KEYS = {
     "name": str, "label": str, "params": dict, "rules": list, "measures": list, "n_samples": int,
 }
 DEVICES = ("auto", "cpu", "cuda")
+#: The dataset that reads a ``path =`` given on an entry whose dataset takes no path.
+FILE_DATASET = "custom"
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,18 @@ def _entries(ctx: _Ctx, key: str, value: Any) -> list[dict]:
     return value
 
 
+def _is_path_key(key: str) -> bool:
+    return key == "path" or key.endswith("_path")
+
+
+def _relative_to_suite(ctx: _Ctx, value: Any) -> Any:
+    """Dataset options ``path`` / ``*_path`` are relative to the suite file's folder."""
+    if not isinstance(value, str) or not value:
+        return value
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else Path(ctx.path).parent / p)
+
+
 def _parse_datasets(ctx: _Ctx, value: Any, registry: Registry) -> tuple[DatasetEntry, ...]:
     out = []
     for i, entry in enumerate(_entries(ctx, "datasets", value)):
@@ -231,20 +245,34 @@ def _parse_datasets(ctx: _Ctx, value: Any, registry: Registry) -> tuple[DatasetE
         if "name" not in entry:
             raise ctx.fail(where, "missing key 'name'")
         dname = _check_type(ctx, f"{where}.name", entry["name"], str)
+        default_label = dname
+        if "path" in entry and "path" not in getattr(registry.datasets.get(dname), "parameters",
+                                                      {}):
+            # your own file: read by the file dataset, the entry's name is its label
+            if FILE_DATASET not in registry.datasets:
+                raise ctx.fail(f"{where}.path", f"no dataset plugin reads files (dataset "
+                               f"{FILE_DATASET!r} is not registered)")
+            dname = FILE_DATASET
         if dname not in registry.datasets:
             raise ctx.fail(f"{where}.name", f"unknown dataset {dname!r}"
                            f"{did_you_mean(dname, registry.datasets)}; known: "
-                           f"{', '.join(sorted(registry.datasets))}")
+                           f"{', '.join(sorted(registry.datasets))} (or give a path = ... to "
+                           "your own data file)")
         spec = registry.datasets[dname]
         options = {k: v for k, v in entry.items() if k not in DATASET_KEYS}
         allowed = {**DATASET_KEYS, **spec.parameters}
         _check_keys(ctx, where, entry, allowed)
         _check_params(ctx, where, options, spec.parameters, f"dataset {dname!r}")
+        for key, p in spec.parameters.items():
+            if p.default is inspect.Parameter.empty and key not in options:
+                raise ctx.fail(where, f"missing key {key!r} (dataset {dname!r} needs it)")
+        options = {k: _relative_to_suite(ctx, v) if _is_path_key(k) else v
+                   for k, v in options.items()}
         classes = None
         if "classes" in entry:
             classes = _classes(ctx, f"{where}.classes", _check_type(ctx, f"{where}.classes",
                                                                      entry["classes"], list))
-        label = _check_type(ctx, f"{where}.label", entry.get("label", dname), str)
+        label = _check_type(ctx, f"{where}.label", entry.get("label", default_label), str)
         out.append(DatasetEntry(dname, label, classes, options))
     labels = [d.label for d in out]
     for lab in labels:
