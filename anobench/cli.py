@@ -1,4 +1,4 @@
-"""The ``anobench`` command line: run, report, validate, list, data."""
+"""The ``anobench`` command line: run, report, compare, validate, list, data."""
 from __future__ import annotations
 
 import argparse
@@ -27,19 +27,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite, registry, results_root=args.results, data_dir=args.data_dir,
         device=args.device, resume=args.resume,
     )
-    print(render_report(read_records(run_dir), fmt=args.format))
+    from anobench.reportcfg import parse_report_options
+
+    options = parse_report_options(suite.report, suite.path)
+    print(render_report(read_records(run_dir), fmt=args.format, options=options))
     print(f"records: {run_dir / 'records.jsonl'}")
     return 1 if failed else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from anobench.report import render_report
-    from anobench.store import read_meta, read_records
+    from anobench.document import write_report
 
     run_dir = Path(args.run_dir)
-    read_meta(run_dir)
-    print(render_report(read_records(run_dir), fmt=args.format, sem_ddof=args.sem_ddof,
-                        metrics=args.metric))
+    if args.alpha is not None and not 0.0 < args.alpha <= 0.5:
+        raise AnobenchError(f"--alpha must be in (0, 0.5], got {args.alpha}")
+    overrides = {
+        "sem_ddof": args.sem_ddof, "alpha": args.alpha, "reference": args.reference,
+        "metrics": tuple(args.metric) if args.metric else None,
+        "pairs": tuple(tuple(p) for p in args.pair) if args.pair else None,
+    }
+    text = write_report(run_dir, fmt=args.format, overrides=overrides,
+                        figures=False if args.no_figures else None)
+    print(text)
+    print(f"anobench: wrote {run_dir / 'report.md'} and {run_dir / 'report.html'}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from anobench.compare import compare_runs
+
+    print(compare_runs(Path(args.run_a), Path(args.run_b), fmt=args.format,
+                       allow_different_suites=args.allow_different_suites, metrics=args.metric))
     return 0
 
 
@@ -118,14 +137,37 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue a run: skip finished cells (default: the latest run of the suite)")
     r.set_defaults(func=cmd_run)
 
-    rep = sub.add_parser("report", parents=[fmt], help="render tables from a run directory",
-                         description="Render mean±SEM tables from stored records.")
+    rep = sub.add_parser("report", parents=[fmt],
+                         help="tables, significance tests and figures of a run",
+                         description="Render a stored run: mean±SEM tables with significance "
+                                     "marks, paired tests, ranks and figures. Writes report.md "
+                                     "and report.html (self-contained) into RUN_DIR and prints "
+                                     "the markdown (--format latex: LaTeX tables, report.tex).")
     rep.add_argument("run_dir", help="results/<suite>/<run-id>")
-    rep.add_argument("--sem-ddof", type=int, choices=[0, 1], default=1,
-                     help="ddof of the std in SEM = std/sqrt(n) (default 1; the authors used 0)")
+    rep.add_argument("--sem-ddof", type=int, choices=[0, 1], default=None,
+                     help="ddof of the std in SEM = std/sqrt(n) (default: the suite's [report] "
+                          "sem_ddof, else 1; the authors used 0)")
     rep.add_argument("--metric", action="append", default=None,
                      help="only this metric (repeatable): roc_auc, pr_auc, average_precision")
+    rep.add_argument("--reference", default=None, metavar="COLUMN",
+                     help="column the others are tested against (default: [report] reference)")
+    rep.add_argument("--pair", nargs=2, action="append", default=None, metavar=("A", "B"),
+                     help="test column A against B (repeatable; default: [report] pairs)")
+    rep.add_argument("--alpha", type=float, default=None,
+                     help="significance level (default: [report] alpha, else 0.05)")
+    rep.add_argument("--no-figures", action="store_true", help="skip the figures")
     rep.set_defaults(func=cmd_report)
+
+    cmp_ = sub.add_parser("compare", parents=[fmt], help="contrast two runs column by column",
+                          description="Contrast two runs of one suite column by column: means "
+                                      "over classes, differences, Wilcoxon on class means.")
+    cmp_.add_argument("run_a", help="first run directory (A)")
+    cmp_.add_argument("run_b", help="second run directory (B)")
+    cmp_.add_argument("--allow-different-suites", action="store_true",
+                      help="compare runs of different suites (refused by default)")
+    cmp_.add_argument("--metric", action="append", default=None,
+                      help="only this metric (repeatable)")
+    cmp_.set_defaults(func=cmd_compare)
 
     v = sub.add_parser("validate", parents=[data_dir], help="check a suite without training",
                        description="Run every check of a suite (keys, types, plugins, "

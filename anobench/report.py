@@ -3,23 +3,75 @@
 One table per dataset, metric and measure: rows are normal classes plus a
 ``mean`` row (mean over classes of the class means), columns are detector
 columns, cells are ``mean ± SEM`` over repetitions ×100 with one decimal; the
-best value per row is marked. SEM = sample standard deviation (ddof=1) /
+best value per row is bold. SEM = sample standard deviation (ddof=1) /
 sqrt(n) by default (the authors used ddof=0; ``sem_ddof = 0`` reproduces it).
-Columns without a measure (non-latent detectors) appear in every measure's table.
+Columns without a measure (non-latent detectors) appear in every measure's
+table. Values significantly better than the reference column carry a dagger
+(see :mod:`anobench.significance`).
 """
 from __future__ import annotations
 
+import html
 import math
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from tabulate import tabulate
 
 from anobench.metrics import LABELS
 
-FORMATS = {"markdown": "github", "latex": "latex_raw", "plain": "simple"}
+FORMATS = {"markdown": "github", "latex": "latex_raw", "plain": "simple", "html": "unsafehtml"}
+DAGGER = "†"
+MEAN_ROW = "mean"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell: text, bold or not, and a significance mark."""
+
+    text: str
+    bold: bool = False
+    mark: str = ""
+
+
+def markup(cell: Cell | str, fmt: str) -> str:
+    """A cell as text in one output format."""
+    if isinstance(cell, str):
+        cell = Cell(cell)
+    text, mark = cell.text, cell.mark
+    if fmt == "latex":
+        text, mark = latex_escape(text), latex_escape(mark)
+        return (f"\\textbf{{{text}}}" if cell.bold else text) + mark
+    if fmt == "html":
+        text = html.escape(text)
+        mark = f"<sup>{html.escape(mark)}</sup>" if mark else ""
+        return (f"<b>{text}</b>" if cell.bold else text) + mark
+    if fmt == "markdown":
+        return (f"**{text}**" if cell.bold else text) + mark
+    return text + ("*" if cell.bold else "") + mark
+
+
+_LATEX = {
+    "\\": "\\textbackslash{}", "±": "$\\pm$", "×": "$\\times$", "√": "$\\surd$",
+    "α": "$\\alpha$", "χ": "$\\chi$", "²": "$^2$", "†": "$^\\dagger$", "≥": "$\\geq$",
+    "≤": "$\\leq$", "–": "--", "−": "$-$", "Δ": "$\\Delta$", "_": "\\_", "%": "\\%",
+    "&": "\\&", "#": "\\#", "^": "\\^{}", "{": "\\{", "}": "\\}", "$": "\\$", "~": "\\~{}",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX specials and spell the report's Unicode symbols in LaTeX."""
+    return "".join(_LATEX.get(ch, ch) for ch in text)
+
+
+def render_grid(headers: list, rows: list[list], fmt: str) -> str:
+    """Render header and rows of :class:`Cell` or str with tabulate."""
+    return tabulate([[markup(c, fmt) for c in row] for row in rows],
+                    headers=[markup(h, fmt) for h in headers], tablefmt=FORMATS[fmt],
+                    disable_numparse=True)
 
 
 @dataclass(frozen=True)
@@ -30,6 +82,7 @@ class Table:
     columns: tuple[str, ...]
     rows: tuple[str, ...]  # class keys; the mean row is added when rendering
     values: dict[tuple[str, str], np.ndarray]  # (row, column) -> values over repetitions
+    repetitions: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # their ids
 
     @property
     def title(self) -> str:
@@ -37,41 +90,56 @@ class Table:
         suffix = f", measure: {self.measure}" if self.measure else ""
         return f"{self.dataset}: {label}{suffix}"
 
+    def paired(self, row: str, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+        """Values of columns ``a`` and ``b`` in one row, paired by repetition."""
+        if (row, a) not in self.values or (row, b) not in self.values:
+            return np.array([]), np.array([])
+        ra, rb = self.repetitions[(row, a)], self.repetitions[(row, b)]
+        common = np.intersect1d(ra, rb)
+        va = dict(zip(ra.tolist(), self.values[(row, a)]))
+        vb = dict(zip(rb.tolist(), self.values[(row, b)]))
+        return (np.array([va[r] for r in common.tolist()]),
+                np.array([vb[r] for r in common.tolist()]))
 
-def _class_sort_key(key: str) -> tuple:
+    def class_means(self, column: str) -> dict[str, float]:
+        return {row: float(np.mean(self.values[(row, column)])) for row in self.rows
+                if len(self.values.get((row, column), ()))}
+
+
+def class_sort_key(key: str) -> tuple:
     parts = key.split("+")
     return tuple((0, int(p)) if p.lstrip("-").isdigit() else (1, p) for p in parts)
+
+
+def metric_order(metric: str) -> int:
+    return list(LABELS).index(metric) if metric in LABELS else 99
 
 
 def build_tables(records: Iterable[dict[str, Any]]) -> list[Table]:
     """Group result records into tables."""
     recs = [r for r in records if r.get("kind", "result") == "result"]
-    by_key: dict[tuple, dict[tuple[str, str], list[tuple[int, float]]]] = defaultdict(
-        lambda: defaultdict(list))
+    by_key: dict[tuple, dict[tuple[str, str], dict[int, float]]] = defaultdict(
+        lambda: defaultdict(dict))
     order: dict[tuple, list[str]] = defaultdict(list)
     measures: dict[tuple, set] = defaultdict(set)
     for r in recs:
         measures[(r["dataset"], r["metric"])].add(r.get("measure"))
-    tables = []
-    for (dataset, metric), ms in measures.items():
+    for r in recs:
+        ms = measures[(r["dataset"], r["metric"])]
         latent = sorted(m for m in ms if m) or [None]
-        for measure in latent:
-            key = (dataset, metric, measure)
-            for r in recs:
-                if r["dataset"] != dataset or r["metric"] != metric:
-                    continue
-                if r.get("measure") not in (None, measure):
-                    continue
-                col = r["column"]
-                if col not in order[key]:
-                    order[key].append(col)
-                by_key[key][(r["normal"], col)].append((r["repetition"], r["value"]))
+        targets = latent if r.get("measure") is None else [r["measure"]]
+        for measure in targets:
+            key = (r["dataset"], r["metric"], measure)
+            if r["column"] not in order[key]:
+                order[key].append(r["column"])
+            by_key[key][(r["normal"], r["column"])][int(r["repetition"])] = float(r["value"])
+    tables = []
     for key, cells in by_key.items():
-        rows = sorted({row for row, _ in cells}, key=_class_sort_key)
-        values = {k: np.array([v for _, v in sorted(vs)]) for k, vs in cells.items()}
-        tables.append(Table(key[0], key[1], key[2], tuple(order[key]), tuple(rows), values))
-    tables.sort(key=lambda t: (t.dataset, list(LABELS).index(t.metric) if t.metric in LABELS
-                               else 99, t.measure or ""))
+        rows = sorted({row for row, _ in cells}, key=class_sort_key)
+        values = {k: np.array([v for _, v in sorted(d.items())]) for k, d in cells.items()}
+        reps = {k: np.array(sorted(d)) for k, d in cells.items()}
+        tables.append(Table(key[0], key[1], key[2], tuple(order[key]), tuple(rows), values, reps))
+    tables.sort(key=lambda t: (t.dataset, metric_order(t.metric), t.measure or ""))
     return tables
 
 
@@ -82,13 +150,11 @@ def sem(values: np.ndarray, ddof: int = 1) -> float:
     return float(np.std(values, ddof=ddof) / math.sqrt(n))
 
 
-def _bold(text: str, fmt: str) -> str:
-    return {"markdown": f"**{text}**", "latex": f"\\textbf{{{text}}}"}.get(fmt, f"{text}*")
-
-
-def render_table(table: Table, fmt: str = "markdown", sem_ddof: int = 1) -> str:
-    pm = "$\\pm$" if fmt == "latex" else "±"
-    body = []
+def table_cells(table: Table, sem_ddof: int = 1, marks: Iterable[tuple[str, str]] = ()
+                ) -> tuple[list[str], list[list[Cell]]]:
+    """Header and rows of :class:`Cell`; ``marks`` = (row, column) pairs that get a dagger."""
+    marks = set(marks)
+    body: list[list[Cell]] = []
     col_means: dict[str, list[float]] = defaultdict(list)
     for row in table.rows:
         means = {}
@@ -97,31 +163,35 @@ def render_table(table: Table, fmt: str = "markdown", sem_ddof: int = 1) -> str:
             if vals is not None and len(vals):
                 means[col] = float(np.mean(vals))
                 col_means[col].append(means[col])
-        best = max(means.values()) if means else None
-        cells = [row]
+        best = round(100 * max(means.values()), 1) if means else None
+        cells = [Cell(row)]
         for col in table.columns:
             vals = table.values.get((row, col))
             if vals is None or not len(vals):
-                cells.append("–")
+                cells.append(Cell("–"))
                 continue
             s = sem(vals, sem_ddof)
-            text = f"{100 * means[col]:.1f}" + ("" if math.isnan(s) else f"{pm}{100 * s:.1f}")
-            cells.append(_bold(text, fmt) if round(100 * means[col], 1) == round(100 * best, 1)
-                         else text)
+            text = f"{100 * means[col]:.1f}" + ("" if math.isnan(s) else f"±{100 * s:.1f}")
+            cells.append(Cell(text, round(100 * means[col], 1) == best,
+                              DAGGER if (row, col) in marks else ""))
         body.append(cells)
     full = {c: float(np.mean(v)) for c, v in col_means.items() if len(v) == len(table.rows)}
-    best = max(full.values()) if full else None
-    mean_row = ["mean"]
+    best = round(100 * max(full.values()), 1) if full else None
+    mean_row = [Cell(MEAN_ROW)]
     for col in table.columns:
         if col not in full:
-            mean_row.append("–")
+            mean_row.append(Cell("–"))
             continue
-        text = f"{100 * full[col]:.1f}"
-        mean_row.append(_bold(text, fmt) if round(100 * full[col], 1) == round(100 * best, 1)
-                        else text)
+        mean_row.append(Cell(f"{100 * full[col]:.1f}", round(100 * full[col], 1) == best,
+                             DAGGER if (MEAN_ROW, col) in marks else ""))
     body.append(mean_row)
-    return tabulate(body, headers=["class", *table.columns], tablefmt=FORMATS[fmt],
-                    disable_numparse=True)
+    return ["class", *table.columns], body
+
+
+def render_table(table: Table, fmt: str = "markdown", sem_ddof: int = 1,
+                 marks: Iterable[tuple[str, str]] = ()) -> str:
+    headers, rows = table_cells(table, sem_ddof, marks)
+    return render_grid(headers, rows, fmt)
 
 
 def n_repetitions(table: Table) -> str:
@@ -129,20 +199,34 @@ def n_repetitions(table: Table) -> str:
     return str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
 
 
-def render_report(records: list[dict[str, Any]], fmt: str = "markdown", sem_ddof: int = 1,
-                  metrics: Iterable[str] | None = None) -> str:
-    """All tables of a run as one text document."""
-    tables = [t for t in build_tables(records) if metrics is None or t.metric in set(metrics)]
+def render_report(records: list[dict[str, Any]], fmt: str = "markdown",
+                  sem_ddof: int | None = None, metrics: Iterable[str] | None = None,
+                  options: Any = None) -> str:
+    """All tables of a run as one text document, with significance marks.
+
+    ``options``: :class:`anobench.reportcfg.ReportOptions` (default: defaults);
+    ``sem_ddof`` and ``metrics`` override it.
+    """
+    from anobench.reportcfg import ReportOptions, resolve
+    from anobench.significance import table_tests
+
+    options = options or ReportOptions()
+    sem_ddof = options.sem_ddof if sem_ddof is None else sem_ddof
+    wanted = set(metrics) if metrics is not None else (
+        set(options.metrics) if options.metrics else None)
+    tables = [t for t in build_tables(records) if wanted is None or t.metric in wanted]
     if not tables:
         return "(no results stored yet)\n"
+    reference, _ = resolve(options, records)
     parts = []
     for t in tables:
-        note = (f"mean ± SEM over {n_repetitions(t)} repetitions, ×100; SEM = std "
-                f"(ddof={sem_ddof}) / √n; best per row marked; mean row = mean over classes.")
+        tests = table_tests(t, reference, alpha=options.alpha, correction=options.correction)
+        note = tests.footnote(sem_ddof)
+        body = render_table(t, fmt, sem_ddof, tests.marks)
         if fmt == "latex":
-            parts.append(f"% {t.title}\n% {note}\n{render_table(t, fmt, sem_ddof)}\n")
+            parts.append(f"% {t.title}\n{body}\n% {note}\n")
         elif fmt == "markdown":
-            parts.append(f"### {t.title}\n\n{render_table(t, fmt, sem_ddof)}\n\n_{note}_\n")
+            parts.append(f"### {t.title}\n\n{body}\n\n_{note}_\n")
         else:
-            parts.append(f"{t.title}\n{render_table(t, fmt, sem_ddof)}\n{note}\n")
+            parts.append(f"{t.title}\n{body}\n{note}\n")
     return "\n".join(parts)

@@ -25,6 +25,7 @@ from anobench.errors import AnobenchError, DataError, SuiteError
 from anobench.metrics import check_scores, compute_metrics
 from anobench.protocol import derive_seed, normal_key, one_class_split
 from anobench.registry import Registry, did_you_mean
+from anobench.scores import save_scores
 from anobench.store import (
     append_block, done_cells, latest_run_dir, new_run_dir, read_meta, write_meta,
 )
@@ -188,7 +189,8 @@ def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], 
                 value=value, fit_seconds=round(fit_s, 4), score_seconds=round(score_s, 4),
                 fit_info=info,
             ))
-    return records, {"fit_seconds": fit_s, "score_seconds": score_s, "info": info}
+    return records, {"fit_seconds": fit_s, "score_seconds": score_s, "info": info,
+                     "scores": [(r["column"], r["measure"], r["scores"]) for r in results]}
 
 
 def run_suite(
@@ -277,6 +279,7 @@ def run_suite(
             print(f"[{k}/{len(todo)}] {entry.label} class {nk} rep {rep} {group.name}: "
                   f"FAILED: {msg}", file=out, flush=True)
             continue
+        save_scores(run_dir, cid, split.y_test, timing["scores"])  # before the records block
         append_block(run_dir, [dict(base, **r) for r in records]
                      + [dict(base, kind="cell", status="ok", fit_seconds=timing["fit_seconds"],
                              score_seconds=timing["score_seconds"], fit_info=timing["info"])])

@@ -1,0 +1,85 @@
+"""Contrast two runs column by column (``anobench compare RUN_A RUN_B``).
+
+For every (dataset, metric, measure, column) stored in both runs: the mean
+over classes in A and in B, the difference, wins/ties/losses of A over the
+classes, and a two-sided Wilcoxon signed-rank test on the class means paired
+by class (no test with too few classes). Runs of different suites are
+refused unless asked for; a changed suite text is noted.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from anobench import stats
+from anobench.errors import AnobenchError
+from anobench.metrics import LABELS
+from anobench.report import Cell, build_tables, render_grid
+from anobench.store import read_meta, read_records
+
+
+def compare_runs(run_a: Path, run_b: Path, *, fmt: str = "markdown", alpha: float = 0.05,
+                 allow_different_suites: bool = False,
+                 metrics: list[str] | None = None) -> str:
+    """The comparison of two runs as text; raise :class:`AnobenchError` on bad input."""
+    meta_a, meta_b = read_meta(run_a), read_meta(run_b)
+    name_a, name_b = meta_a.get("suite_name"), meta_b.get("suite_name")
+    if name_a != name_b and not allow_different_suites:
+        raise AnobenchError(f"{run_a} and {run_b} are runs of different suites ({name_a!r} vs "
+                            f"{name_b!r}); pass --allow-different-suites to compare them anyway")
+    notes = []
+    if name_a != name_b:
+        notes.append(f"runs of different suites: {name_a!r} (A) and {name_b!r} (B).")
+    elif meta_a.get("suite_sha256") != meta_b.get("suite_sha256"):
+        notes.append(f"suite {name_a!r} changed between the runs (its text differs).")
+    for key in ("code_version", "device"):
+        if meta_a.get(key) != meta_b.get(key):
+            notes.append(f"{key}: {meta_a.get(key)} (A) vs {meta_b.get(key)} (B).")
+    tabs_a = {(t.dataset, t.metric, t.measure): t for t in build_tables(read_records(run_a))}
+    tabs_b = {(t.dataset, t.metric, t.measure): t for t in build_tables(read_records(run_b))}
+    if metrics:
+        tabs_a = {k: t for k, t in tabs_a.items() if k[1] in metrics}
+    common = [k for k in tabs_a if k in tabs_b]
+    if not common:
+        raise AnobenchError(f"{run_a} and {run_b} have no (dataset, metric, measure) table in "
+                            "common: nothing to compare")
+    parts = [f"A = {run_a}\nB = {run_b}\n"] + [f"Note: {n}\n" for n in notes]
+    any_column = False
+    only: set[str] = set()
+    for key in common:
+        ta, tb = tabs_a[key], tabs_b[key]
+        cols = [c for c in ta.columns if c in tb.columns]
+        only |= set(ta.columns) ^ set(tb.columns)
+        rows = []
+        for col in cols:
+            ma, mb = ta.class_means(col), tb.class_means(col)
+            classes = [r for r in ta.rows if r in ma and r in mb]
+            if not classes:
+                continue
+            xa = np.array([ma[r] for r in classes])
+            xb = np.array([mb[r] for r in classes])
+            res = stats.paired_comparison(xa, xb, alpha=alpha)
+            sig = res.p is not None and res.p < alpha
+            rows.append([col, str(len(classes)), f"{100 * xa.mean():.1f}", f"{100 * xb.mean():.1f}",
+                         f"{100 * (xa.mean() - xb.mean()):+.2f}",
+                         f"{res.wins}/{res.ties}/{res.losses}",
+                         Cell(f"{res.p:.4f}" if res.tested else res.method, bold=sig)])
+        if not rows:
+            continue
+        any_column = True
+        dataset, metric, measure = key
+        title = f"{dataset}: {LABELS.get(metric, metric)}" + (
+            f", measure: {measure}" if measure else "")
+        grid = render_grid(["column", "classes", "A", "B", "A − B ×100", "W/T/L (A)", "p"],
+                           rows, fmt)
+        parts.append(f"### {title}\n\n{grid}\n" if fmt == "markdown" else f"{title}\n{grid}\n")
+    if not any_column:
+        raise AnobenchError(f"{run_a} and {run_b} have no column in common: nothing to compare")
+    if only:
+        parts.append(f"Columns in only one run: {', '.join(sorted(only))}\n")
+    parts.append(f"Means over classes of the class means ×100. p: two-sided Wilcoxon "
+                 f"signed-rank test on the class means paired by class (exact for ≤ "
+                 f"{stats.EXACT_MAX} classes), α = {alpha:g}, uncorrected; no test with fewer "
+                 f"than {stats.min_pairs(alpha)} classes.\n")
+    return "\n".join(parts)

@@ -1,0 +1,84 @@
+"""Per-cell test labels and scores, for ROC and PR curves.
+
+``<run_dir>/scores/<safe cell id>.npz`` (compressed) holds, for one cell:
+
+* ``cell`` — the cell id (``dataset/class/repetition/model``);
+* ``labels`` — int8 test labels, 1 = anomaly;
+* ``scores`` — float32, shape (columns, n): one row per scored column
+  (higher = more anomalous);
+* ``columns``, ``measures`` — the column name and measure of each row
+  (measure ``""`` for detectors without one).
+
+The runner writes the file before the cell's records block, so every
+finished cell has its scores.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from anobench.errors import AnobenchError
+
+SCORES_DIR = "scores"
+
+
+def safe_cell_id(cell: str) -> str:
+    """A file name for a cell id: ``/`` -> ``__``, other odd characters -> ``_``."""
+    return re.sub(r"[^A-Za-z0-9._+=-]", "_", cell.replace("/", "__"))
+
+
+def scores_path(run_dir: Path, cell: str) -> Path:
+    return Path(run_dir) / SCORES_DIR / f"{safe_cell_id(cell)}.npz"
+
+
+def save_scores(run_dir: Path, cell: str, labels: np.ndarray,
+                entries: Iterable[tuple[str, str | None, np.ndarray]]) -> Path:
+    """Write one cell's labels and per-column scores (atomically)."""
+    entries = list(entries)
+    path = scores_path(run_dir, cell)
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".part.npz")
+    n = len(labels)
+    scores = (np.vstack([np.asarray(s, dtype=np.float32).reshape(1, n) for _, _, s in entries])
+              if entries else np.zeros((0, n), np.float32))
+    np.savez_compressed(
+        tmp, cell=np.array(cell), labels=np.asarray(labels, dtype=np.int8), scores=scores,
+        columns=np.array([c for c, _, _ in entries], dtype=str),
+        measures=np.array([m or "" for _, m, _ in entries], dtype=str))
+    tmp.replace(path)
+    return path
+
+
+@dataclass(frozen=True)
+class CellScores:
+    cell: str
+    labels: np.ndarray
+    scores: dict[tuple[str, str | None], np.ndarray]  # (column, measure) -> scores
+
+
+def load_scores(path: Path) -> CellScores:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            cols, meas = z["columns"].tolist(), z["measures"].tolist()
+            return CellScores(str(z["cell"]), z["labels"].astype(np.int64),
+                              {(c, m or None): z["scores"][i] for i, (c, m)
+                               in enumerate(zip(cols, meas))})
+    except (OSError, KeyError, ValueError) as exc:
+        raise AnobenchError(f"{path}: unreadable scores file: {exc}") from None
+
+
+def find_cell_scores(run_dir: Path, dataset: str, normal: str, repetition: int
+                     ) -> list[CellScores]:
+    """Scores of every model of one (dataset, class, repetition), sorted by cell id."""
+    prefix = safe_cell_id(f"{dataset}/{normal}/{repetition}/")
+    d = Path(run_dir) / SCORES_DIR
+    files = sorted(d.glob(f"{glob_escape(prefix)}*.npz")) if d.is_dir() else []
+    return [load_scores(f) for f in files if not f.name.endswith(".part.npz")]
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
