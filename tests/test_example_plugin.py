@@ -1,0 +1,133 @@
+"""The example third-party plugin (examples/anobench-isoforest), installed for real.
+
+The package is pip-installed (no build isolation, no dependencies: setuptools
+comes from the test environment, no network needed) into a temporary target
+folder that is put on PYTHONPATH of ``anobench`` subprocesses, so the test
+environment itself is not changed. anobench must find it only through the
+``anobench`` entry-point group.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "anobench-isoforest"
+
+
+def pip_install_target(src: Path, target: Path) -> None:
+    """``pip install --no-deps --no-build-isolation --target target`` of a copy of ``src``."""
+    pytest.importorskip("setuptools", reason="setuptools is needed to build plugin packages")
+    build = target.parent / f"src-{src.name}"
+    shutil.copytree(src, build, ignore=shutil.ignore_patterns("build", "*.egg-info",
+                                                              "__pycache__"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-input", "--disable-pip-version-check", "--target", str(target), str(build)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def env_with(target: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(target), env.get("PYTHONPATH")) if p)
+    env.pop(f"{'ANOBENCH'}_DISABLE_PLUGINS", None)
+    return env
+
+
+def anobench(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "anobench", "-q", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=600, check=False)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> dict[str, str]:
+    target = tmp_path_factory.mktemp("isoforest") / "site"
+    pip_install_target(EXAMPLE, target)
+    assert (target / "anobench_isoforest" / "plugin.py").is_file()
+    return env_with(target)
+
+
+def _row(listing: str, name: str) -> list[str]:
+    for line in listing.splitlines():
+        if line.split()[:1] == [name]:
+            return line.split()
+    raise AssertionError(f"{name!r} not in anobench list:\n{listing}")
+
+
+def test_list_shows_the_plugin_that_provided_them(installed, tmp_path):
+    proc = anobench(["list"], installed, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    iso, med = _row(proc.stdout, "isoforest"), _row(proc.stdout, "median")
+    assert iso[1] == "detector" and "anobench-isoforest" in iso
+    assert med[1:3] == ["scoring", "rule"] and "anobench-isoforest" in med
+    # this test process has not got the install on its path: entry points are the only link
+    from anobench.plugins import load_registry
+
+    assert "isoforest" not in load_registry().detectors
+
+
+SUITE = """
+[suite]
+name = "iso"
+repetitions = 2
+[[datasets]]
+name = "digits"
+classes = [0, 1]
+[[detectors]]
+name = "isoforest"
+params = { n_estimators = [25, 50] }
+[[detectors]]
+name = "pca"
+params = { n_components = 8 }
+"""
+
+VAE_WITH_MEDIAN = """
+[[detectors]]
+name = "vae"
+rules = ["single", "median", "expected"]
+measures = ["recon", "elbo"]
+n_samples = 5
+params = { max_epochs = 2, device = "cpu" }
+"""
+
+
+def test_suite_with_the_plugin_detector_and_rule(installed, tmp_path):
+    from anobench.plugins import load_registry
+
+    has_vae = "vae" in load_registry().detectors
+    (tmp_path / "s.toml").write_text(SUITE + (VAE_WITH_MEDIAN if has_vae else ""))
+    proc = anobench(["run", "s.toml", "--results", "res", "--format", "plain"], installed,
+                    tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for column in ("isoforest[n_estimators=25]", "isoforest[n_estimators=50]", "pca"):
+        assert column in proc.stdout, proc.stdout
+    records = [json.loads(line) for line in
+               (next((tmp_path / "res" / "iso").iterdir()) / "records.jsonl").open()]
+    results = [r for r in records if r.get("kind") == "result"]
+    assert {r["detector"] for r in results} >= {"isoforest", "pca"}
+    if not has_vae:
+        pytest.skip("the 'vae' detector is not registered (neural plugins missing): "
+                    "the median rule was not run")
+    for column in ("vae:median", "vae:single", "vae:expected"):
+        assert column in proc.stdout, proc.stdout
+    median = [r for r in results if r["rule"] == "median"]
+    # 2 classes x 2 repetitions x 2 measures x 3 metrics
+    assert len(median) == 24 and {r["measure"] for r in median} == {"recon", "elbo"}
+    # every rule of one cell is a reduction of the same trained model
+    assert len({r["model"] for r in results if r["detector"] == "vae"}) == 1
+
+
+def test_the_plugin_passes_its_own_conformance_tests(installed, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
+         str(tmp_path), str(EXAMPLE / "tests")],
+        capture_output=True, text=True, env=installed, cwd=tmp_path, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "2 passed" in proc.stdout
