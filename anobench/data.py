@@ -214,7 +214,7 @@ def fetch_idx_dataset(name: str, data_dir=None) -> Path:
     try:
         for train in (True, False):
             cls(str(root), train=train, download=True)
-    except Exception as exc:  # noqa: BLE001 - network errors come in many types
+    except Exception as exc:
         raise DataError(
             f"downloading {name!r} failed ({type(exc).__name__}: {exc}); offline, use "
             f"`anobench data import {name} DIR` with the four IDX files"

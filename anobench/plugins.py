@@ -7,8 +7,8 @@ be blocked by its entry-point name with ``ANOBENCH_DISABLE_PLUGINS=name1,name2``
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from importlib.metadata import entry_points
-from typing import Iterable
 
 import pluggy
 
@@ -52,14 +52,21 @@ def get_plugin_manager(
             )
         try:
             plugin = ep.load()
-        except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
-            raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from exc
+        except Exception as exc:
+            raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to import: "
+                              f"{type(exc).__name__}: {_one_line(exc)}") from exc
         seen[ep.name] = ep.value
         _register(pm, ep.name, plugin)
     for name, plugin in extra_plugins:
         if name not in blocked:
             _register(pm, name, plugin)
     return pm
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (a plugin's multi-line message is joined)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return " | ".join(lines) or "(no message)"
 
 
 def _register(pm: pluggy.PluginManager, name: str, plugin: object) -> None:
@@ -83,16 +90,16 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     registry = Registry()
     for hook_name in _HOOKS:
         caller = getattr(pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        for impl in caller.get_hookimpls():  # registration order (entry points first)
             registry.current_plugin = impl.plugin_name
             try:
                 impl.function(registry=registry)
             except AnobenchError:
                 raise
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise PluginError(
                     f"plugin {impl.plugin_name!r} raised in {hook_name}: "
-                    f"{type(exc).__name__}: {exc}"
+                    f"{type(exc).__name__}: {_one_line(exc)}"
                 ) from exc
     registry.current_plugin = "<direct>"
     return registry

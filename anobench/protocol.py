@@ -59,7 +59,7 @@ class OneClassSplit:
 
 def n_anomalies_for(n_normal: int, ratio: float) -> int:
     """``floor(n / (1 - p) * p)``: anomalies so that they make up ``p`` of the test set."""
-    return int(math.floor(n_normal / (1.0 - ratio) * ratio))
+    return math.floor(n_normal / (1.0 - ratio) * ratio)
 
 
 def train_val_split(

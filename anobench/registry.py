@@ -10,8 +10,9 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from anobench.api import MEASURES, LabeledData, ScoringRule
 from anobench.errors import PluginError

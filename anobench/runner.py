@@ -13,9 +13,10 @@ import logging
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -27,7 +28,12 @@ from anobench.protocol import derive_seed, normal_key, one_class_split
 from anobench.registry import Registry, did_you_mean
 from anobench.scores import save_scores
 from anobench.store import (
-    append_block, done_cells, latest_run_dir, new_run_dir, read_meta, write_meta,
+    append_block,
+    done_cells,
+    latest_run_dir,
+    new_run_dir,
+    read_meta,
+    write_meta,
 )
 from anobench.suite import DetectorConfig, Suite
 
@@ -69,7 +75,7 @@ def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, 
             data = spec.loader(data_dir=data_dir, **entry.options)
         except AnobenchError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a plugin's loader failed
+        except Exception as exc:
             raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}) failed to load: "
                             f"{type(exc).__name__}: {exc}") from exc
         known = set(data.classes)
@@ -130,7 +136,7 @@ def _code_version() -> str:
 
 
 def _fmt_secs(s: float) -> str:
-    s = int(round(s))
+    s = round(s)
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
@@ -262,7 +268,7 @@ def run_suite(
                 split_seed=seeds["split"], anomaly_seed=seeds["anomalies"])
         split = split_cache[skey]
         base = dict(cell=cid, dataset=entry.label, normal=nk, repetition=rep, seed=seeds["model"],
-                    n_test=int(len(split.y_test)), n_anomalies=split.n_anomalies,
+                    n_test=len(split.y_test), n_anomalies=split.n_anomalies,
                     model=group.key)
         spec = registry.detectors[group.name]
         try:

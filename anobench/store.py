@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from anobench.errors import AnobenchError
 
@@ -67,8 +68,13 @@ def read_meta(run_dir: Path) -> dict[str, Any]:
 def append_block(run_dir: Path, records: Iterable[dict[str, Any]]) -> None:
     """Append records as one block and flush it to disk."""
     text = "".join(json.dumps(r, sort_keys=True, allow_nan=False) + "\n" for r in records)
-    with open(Path(run_dir) / RECORDS, "a", encoding="utf-8") as fh:
-        fh.write(text)
+    path = Path(run_dir) / RECORDS
+    with open(path, "a+b") as fh:
+        if fh.tell() > 0:  # after a torn write, start on a fresh line
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                text = "\n" + text
+        fh.write(text.encode("utf-8"))
         fh.flush()
         os.fsync(fh.fileno())
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import inspect
 import itertools
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from anobench.api import MEASURES
 from anobench.errors import SuiteError

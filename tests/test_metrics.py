@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import auc, precision_recall_curve
+
+from anobench.metrics import average_precision, check_scores, pr_auc, roc_auc
+
+
+def test_perfect_and_reversed_ranking():
+    y = np.array([0, 0, 0, 1, 1])
+    s = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    assert roc_auc(y, s) == 1.0 and roc_auc(y, -s) == 0.0
+    assert pr_auc(y, s) == pytest.approx(1.0)
+    assert average_precision(y, s) == pytest.approx(1.0)
+
+
+def test_pr_auc_is_the_trapezoid_like_the_authors():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    s = rng.normal(size=200) + y
+    p, r, _ = precision_recall_curve(y, s)
+    assert pr_auc(y, s) == pytest.approx(auc(r, p))
+    assert pr_auc(y, s) != pytest.approx(average_precision(y, s), abs=1e-6)
+
+
+def test_hand_computed_auc():
+    # one inversion among 2x2 pairs: AUC = 3/4
+    assert roc_auc(np.array([0, 1, 0, 1]), np.array([1, 2, 3, 4])) == 0.75
+
+
+def test_check_scores():
+    assert check_scores([1, 2, 3], 3).dtype == np.float64
+    with pytest.raises(ValueError, match="shape"):
+        check_scores(np.zeros((3, 1)), 3)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        check_scores([1.0, np.nan, np.inf], 3)
