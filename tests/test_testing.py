@@ -1,0 +1,255 @@
+"""The conformance kit (anobench.testing): it passes every built-in plugin and
+catches each broken contract it promises to catch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anobench.api import Detector, ScoringRule
+from anobench.plugins import load_registry
+from anobench.testing import (
+    ConformanceError,
+    check_detector,
+    check_scoring_rule,
+    fast_params,
+    make_data,
+    make_draw,
+)
+
+
+def _builtin_detectors():
+    """One entry per distinct (class, fixed parameters): ed-vae shares vae's class."""
+    seen, out = set(), []
+    for name, spec in sorted(load_registry().detectors.items()):
+        key = (spec.cls, tuple(sorted(spec.defaults.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(pytest.param(name, id=name))
+    return out
+
+
+@pytest.mark.parametrize("name", _builtin_detectors())
+def test_builtin_detector_conforms_on_tabular_data(name):
+    spec = load_registry().detectors[name]
+    check_detector(spec.cls, fast_params(spec.cls, **spec.defaults), kinds=("tabular",))
+
+
+@pytest.mark.parametrize("name", _builtin_detectors())
+def test_builtin_detector_conforms_on_images(name):
+    spec = load_registry().detectors[name]
+    check_detector(spec.cls, fast_params(spec.cls, **spec.defaults), kinds=("image",))
+
+
+@pytest.mark.parametrize("name", sorted(load_registry().rules))
+def test_builtin_rule_conforms(name):
+    check_scoring_rule(load_registry().rules[name].rule)
+
+
+# -- the kit catches broken plugins ------------------------------------------------------
+class Mean(Detector):
+    """Distance to the training mean: a minimal detector that conforms."""
+
+    def __init__(self, *, shrink: float = 0.0, random_state: int | None = None) -> None:
+        self.shrink = shrink
+        self.random_state = random_state
+
+    def _flat(self, X):
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        if not np.isfinite(X).all():
+            raise ValueError("mean: input has NaN or infinite values")
+        return X
+
+    def fit(self, X, X_val=None):
+        self.center_ = self._flat(X).mean(axis=0) * (1 - self.shrink)
+        return self
+
+    def score(self, X):
+        X = self._flat(X)
+        if X.shape[1] != self.center_.shape[0]:
+            raise ValueError(f"mean: expected {self.center_.shape[0]} features, got {X.shape[1]}")
+        return ((X - self.center_) ** 2).sum(axis=1)
+
+
+class Negated(Mean):
+    def score(self, X):
+        return -super().score(X)
+
+
+class Column(Mean):
+    def score(self, X):
+        return super().score(X)[:, None]
+
+
+class Ints(Mean):
+    def score(self, X):
+        return super().score(X).astype(np.int64)
+
+
+class Noisy(Mean):
+    def score(self, X):
+        return super().score(X) + np.random.default_rng().normal(0, 1e-3, len(X))
+
+
+class Mutating(Mean):
+    def fit(self, X, X_val=None):
+        super().fit(X)
+        X -= self.center_.reshape(X.shape[1:])
+        return self
+
+
+class NoNanCheck(Mean):
+    def _flat(self, X):
+        return np.nan_to_num(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
+
+
+class DeepError(Mean):
+    def score(self, X):
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        if not np.isfinite(X).all():
+            raise ValueError("NaN")
+        if X.shape[1] != self.center_.shape[0]:  # what an unchecked torch layer would raise
+            raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (60x9 and 8x8)")
+        return ((X - self.center_) ** 2).sum(axis=1)
+
+
+class NotSelf(Mean):
+    def fit(self, X, X_val=None):
+        super().fit(X)
+
+
+class BadAttr(Mean):
+    def fit(self, X, X_val=None):
+        super().fit(X)
+        self.center = self.center_
+        return self
+
+
+class ChangesParam(Mean):
+    def __init__(self, *, shrink: float = 0.0, random_state: int | None = None) -> None:
+        self.shrink = float(shrink) + 1e-3
+        self.random_state = random_state
+
+
+class Positional(Mean):
+    def __init__(self, shrink=0.0, *, random_state: int | None = None) -> None:
+        self.shrink = shrink
+        self.random_state = random_state
+
+
+def test_a_conforming_detector_passes():
+    check_detector(Mean)
+    check_detector(Mean, {"shrink": 0.1}, kinds=("tabular",))
+
+
+@pytest.mark.parametrize("cls, fragment", [
+    (Negated, "higher = more anomalous: obvious outliers were ranked above normals with AUC 0.00"),
+    (Column, "score: returned shape"),
+    (Ints, "expected floats"),
+    (Noisy, "determinism"),
+    (Mutating, "no mutation: fit/score modified the input array X_train"),
+    (NoNanCheck, "fit() on data with a NaN did not raise"),
+    (DeepError, "score() on samples of shape (9,) after fitting (8,) raised"),
+    (NotSelf, "fit: must return self"),
+    (BadAttr, "set attributes ['center']"),
+    (ChangesParam, "__init__ must store parameters unchanged"),
+    (Positional, "registration: plugin 'conformance-check'"),
+])
+def test_each_broken_contract_is_caught(cls, fragment):
+    with pytest.raises(ConformanceError) as err:
+        check_detector(cls, kinds=("tabular",))
+    msg = str(err.value)
+    assert fragment in msg and f"check_detector({cls.__name__})" in msg
+    assert "\n" not in msg
+
+
+def test_unknown_params_are_refused():
+    with pytest.raises(ConformanceError, match=r"\['nope'\] are not parameters of Mean"):
+        check_detector(Mean, {"nope": 1})
+
+
+def test_fast_params_only_sets_what_the_class_takes():
+    assert fast_params(Mean) == {}
+
+    class Neural(Mean):
+        def __init__(self, *, max_epochs: int = 1000, patience: int = 20, device: str = "auto",
+                     random_state: int | None = None) -> None:
+            pass
+
+    assert fast_params(Neural, patience=1) == {"max_epochs": 3, "patience": 1, "device": "cpu"}
+
+
+def test_synthetic_data_shapes_and_range():
+    tab, img = make_data("tabular"), make_data("image")
+    assert tab["X_train"].shape[1:] == (8,) and img["X_train"].shape[1:] == (1, 12, 12)
+    for d in (tab, img):
+        assert all(v.dtype == np.float32 for v in d.values())
+        assert d["X_train"].min() >= 0 and d["X_train"].max() <= 1
+        assert set(np.unique(d["X_outliers"])) == {-1.0, 2.0}
+    with pytest.raises(ValueError, match="unknown data kind"):
+        make_data("audio")
+
+
+# -- scoring rules -------------------------------------------------------------------------
+class Median(ScoringRule):
+    name = "median-test"
+    description = "median"
+
+    def reconstruction(self, draw):
+        return np.median(draw.recon_samples, axis=0)
+
+
+class NegatedRule(Median):
+    def reconstruction(self, draw):
+        return -np.median(draw.recon_samples, axis=0)
+
+
+class SortsInPlace(Median):
+    def reconstruction(self, draw):
+        draw.recon_samples.sort(axis=0)
+        return draw.recon_samples[len(draw.recon_samples) // 2]
+
+
+class WrongShape(Median):
+    def reconstruction(self, draw):
+        return draw.recon_samples
+
+
+class UnknownMeasure(Median):
+    measures = ("recon", "likelihood")
+
+
+class AcceptsAnyMeasure(Median):
+    def reduce(self, draw, measure):
+        return self.reconstruction(draw)
+
+
+class Random(Median):
+    def reconstruction(self, draw):
+        return draw.recon_mu + np.random.default_rng().uniform(0, 1e-6, len(draw.recon_mu))
+
+
+def test_a_conforming_rule_passes():
+    check_scoring_rule(Median)
+    check_scoring_rule(Median())
+
+
+@pytest.mark.parametrize("rule, fragment", [
+    (NegatedRule, "higher = more anomalous"),
+    (SortsInPlace, "no mutation: reduce() modified draw.recon_samples"),
+    (WrongShape, "reduce: returned shape"),
+    (UnknownMeasure, "['likelihood'] are not measures"),
+    (AcceptsAnyMeasure, "reduce() with an unknown measure did not raise"),
+    (Random, "determinism"),
+])
+def test_each_broken_rule_is_caught(rule, fragment):
+    with pytest.raises(ConformanceError) as err:
+        check_scoring_rule(rule)
+    assert fragment in str(err.value) and "check_scoring_rule(median-test)" in str(err.value)
+
+
+def test_synthetic_draw_marks_outliers():
+    draw, out = make_draw(n=10, n_samples=3, n_outliers=2)
+    assert draw.recon_samples.shape == (3, 10) and out.sum() == 2
+    assert draw.recon_mu[out].min() > draw.recon_mu[~out].max()
+    assert make_draw(n_samples=0)[0].recon_samples.shape == (0, 40)
