@@ -57,7 +57,8 @@ def run_options(run_dir: Path, meta: dict[str, Any]) -> ReportOptions:
         doc = tomllib.loads(text) if text else {}
     except tomllib.TOMLDecodeError as exc:
         raise AnobenchError(f"{run_dir}/meta.json: stored suite text is not TOML: {exc}") from None
-    return parse_report_options(doc.get("report"), f"{run_dir}/meta.json (suite {meta.get('suite_path', '?')})")
+    where = f"{run_dir}/meta.json (suite {meta.get('suite_path', '?')})"
+    return parse_report_options(doc.get("report"), where)
 
 
 def _p(p: float | None) -> str:
@@ -245,7 +246,7 @@ def to_markdown(blocks: list, base: Path | None = None) -> str:
             out.append(f"{title}{render_grid(b.headers, b.rows, 'markdown')}{note}\n")
         elif isinstance(b, Image):
             png = _rel(b.fig.png, base)
-            out.append(f"![{b.fig.caption}]({png})\n\n_{b.fig.caption}_ "
+            out.append(f"![{Path(b.fig.png).stem}]({png})\n\n_{b.fig.caption}_ "
                        f"([SVG]({_rel(b.fig.svg, base)}))\n")
     return "\n".join(out)
 

@@ -83,7 +83,7 @@ def rule_figures(run_dir: Path, tables: list[Table], records: list[dict[str, Any
     for t in tables:
         if t.metric not in FIG_METRICS:
             continue
-        for model, cols in model_cols.items():
+        for cols in model_cols.values():
             names = sorted((c for c in cols if c in t.columns), key=lambda c: _rule_key(cols[c]))
             if len(names) < 2:
                 continue
@@ -93,9 +93,11 @@ def rule_figures(run_dir: Path, tables: list[Table], records: list[dict[str, Any
             mean = np.array([[np.mean(t.values[(row, c)]) for c in names] for row in rows])
             err = np.array([[sem(t.values[(row, c)], sem_ddof) for c in names] for row in rows])
             label = LABELS.get(t.metric, t.metric)
-            model_name = model.rsplit("-", 1)[0]
+            model_name = " / ".join(sorted(prefix := {c.rsplit(":", 1)[0] for c in names}))
+            ticks = [cols[c] if len(prefix) == 1 and c.endswith(f":{cols[c]}") else c
+                     for c in names]
             png, svg = plots.rules_per_class(
-                rows, names, mean, err,
+                rows, ticks, mean, err,
                 _stem(run_dir, "rules", t.dataset, model_name, t.metric, t.measure or ""),
                 ylabel=label, title=f"{t.dataset}: {label}{_measure_txt(t.measure)}, scoring "
                                     f"rules of {model_name}")
@@ -186,7 +188,7 @@ def curve_figures(run_dir: Path, tables: list[Table], options: ReportOptions) ->
                                     f"(scores/ holds the cells of runs made with this version)")
             continue
         labels = cells[0].labels
-        multi = len({m for c in cells for (_, m) in c.scores}) > 1
+        multi = len({m for c in cells for (_, m) in c.scores if m}) > 1
         curves: dict[str, np.ndarray] = {}
         for c in cells:
             if len(c.labels) != len(labels) or not np.array_equal(c.labels, labels):

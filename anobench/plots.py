@@ -49,7 +49,7 @@ def cd_diagram(names: Sequence[str], avg_ranks: Sequence[float], cd: float | Non
     half = (k + 1) // 2
     height = 1.2 + 0.28 * half + 0.18 * len(groups)
     fig = Figure(figsize=(7.5, height))
-    ax = fig.add_axes((0.22, 0.0, 0.56, 1.0))
+    ax = fig.add_axes((0.22, 0.0, 0.56, 0.86 if title else 1.0))
     lo, hi = 1, max(k, 2)
     ax.set_xlim(lo - 0.05, hi + 0.05)
     top = 0.0
@@ -78,7 +78,7 @@ def cd_diagram(names: Sequence[str], avg_ranks: Sequence[float], cd: float | Non
         ax.text(x_end + (-0.05 if left else 0.05), y, f"{label} ({r:.2f})",
                 ha="right" if left else "left", va="center", fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=10, y=1.02)
+        fig.suptitle(title, fontsize=10, y=0.99)
     return _save(fig, stem)
 
 

@@ -21,6 +21,7 @@ from anobench.api import MEASURES
 from anobench.errors import SuiteError
 from anobench.metrics import METRICS
 from anobench.registry import Registry, did_you_mean
+from anobench.reportcfg import parse_report_options, suite_columns
 
 SUITE_KEYS = {
     "name": str, "description": str, "seed": int, "repetitions": int,
@@ -209,6 +210,7 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
     report = doc.get("report", {})
     if not isinstance(report, dict):
         raise ctx.fail("report", "must be a table ([report])")
+    parse_report_options(report, path, columns=suite_columns(detectors))
     return Suite(
         name=name, path=path, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(),
         description=vals.get("description", ""), seed=seed, repetitions=reps,

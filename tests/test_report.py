@@ -1,0 +1,153 @@
+"""Tables, significance marks, paired tests and ranks from records."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _synthetic_runs import make_records
+
+from anobench import stats
+from anobench.report import DAGGER, MEAN_ROW, build_tables, render_report, render_table
+from anobench.reportcfg import ReportOptions
+from anobench.significance import pair_tests, rank_tests, table_tests
+
+RULES = {
+    "vae": {"rule": "single", "measure": "elbo", "model": "vae-1"},
+    "ed-vae": {"rule": "expected", "measure": "elbo", "model": "vae-1"},
+    "always": {"rule": "best", "measure": "elbo", "model": "vae-1"},
+    "worse": {"rule": "worst", "measure": "elbo", "model": "vae-1"},
+    "pca": {},
+}
+
+
+def _value(col: str, c: int, rep: int) -> float:
+    base = 0.70 + 0.02 * c + 0.001 * ((rep * 7 + c * 3) % 10)  # varies over reps and classes
+    if col == "ed-vae":
+        return base + (0.01 + 0.001 * rep if c < 5 else 0.0)  # better in classes 0-4 only
+    if col == "always":
+        return base + 0.005 + 0.0005 * rep  # better everywhere
+    if col == "worse":
+        return base - 0.02  # worse everywhere
+    if col == "pca":
+        return base + (0.03 if rep % 2 else -0.03)  # mixed: 5 wins, 5 losses
+    return base
+
+
+@pytest.fixture(scope="module")
+def records():
+    return make_records(_value, RULES)
+
+
+def _marked_cells(markdown: str) -> set[tuple[str, str]]:
+    lines = [ln for ln in markdown.splitlines() if ln.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    out = set()
+    for ln in lines[2:]:
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        for col, text in zip(header[1:], cells[1:]):
+            if DAGGER in text:
+                out.add((cells[0], col))
+    return out
+
+
+def test_build_tables_groups_by_dataset_metric_measure(records):
+    tables = build_tables(records)
+    assert [(t.dataset, t.metric, t.measure) for t in tables] == [
+        ("d", "roc_auc", "elbo"), ("d", "pr_auc", "elbo")]
+    t = tables[0]
+    assert t.rows == tuple(str(c) for c in range(10))
+    assert "pca" in t.columns  # non-latent columns join every measure's table
+    a, b = t.paired("3", "ed-vae", "vae")
+    assert len(a) == 10 and np.all(a > b)
+
+
+def test_marks_appear_exactly_where_corrected_p_is_below_alpha(records):
+    t = build_tables(records)[0]
+    tests = table_tests(t, "vae", alpha=0.05, correction="holm")
+    expected = {(str(c), "ed-vae") for c in range(5)} | {(str(c), "always") for c in range(10)}
+    expected |= {(MEAN_ROW, "always")}
+    assert tests.marks == expected
+    # and that is exactly the set where the corrected p < alpha in the better direction
+    computed = {k for k, r in tests.cells.items()
+                if tests.p_adj[k] is not None and tests.p_adj[k] < 0.05 and r.rank_biserial > 0}
+    assert computed == expected
+    # "worse" is significant in the other direction: never marked
+    assert tests.p_adj[("0", "worse")] < 0.05 and ("0", "worse") not in tests.marks
+    # ed-vae's class means: 5 wins, 5 ties -> exact p = 2/2**5 > alpha: mean row unmarked
+    assert tests.cells[(MEAN_ROW, "ed-vae")].p == pytest.approx(2 / 2 ** 5)
+    md = render_table(t, "markdown", marks=tests.marks)
+    assert _marked_cells(md) == expected
+    assert md.count(DAGGER) == len(expected)
+
+
+def test_no_correction_and_other_alpha_change_the_marks_consistently(records):
+    t = build_tables(records)[0]
+    tests = table_tests(t, "vae", alpha=0.001, correction="none")
+    # smallest exact p with 10 reps is 2/1024 = 0.00195 > 0.001: nothing can be marked
+    assert tests.marks == set()
+
+
+def test_too_few_repetitions_says_so_instead_of_a_p_value():
+    recs = make_records(_value, RULES, reps=3, classes=range(4))
+    text = render_report(recs, options=ReportOptions(reference="vae"))
+    assert DAGGER + "**" not in text and "**" + DAGGER not in text
+    assert "too few for a test" in text and "needs n ≥ 6" in text
+    t = build_tables(recs)[0]
+    res = table_tests(t, "vae").cells[("0", "ed-vae")]
+    assert res.p is None and res.method == "n=3<6: no test"
+
+
+def test_default_reference_is_the_single_rule_of_the_ed_pair(records):
+    text = render_report(records)
+    assert "reference vae:" in text or "reference vae " in text
+    assert "Holm" in text and "α = 0.05" in text and "SEM = std (ddof=1)" in text
+
+
+def test_latex_and_plain_rendering(records):
+    tex = render_report(records, fmt="latex")
+    assert "\\begin{tabular}" in tex and "$^\\dagger$" in tex and "$\\pm$" in tex
+    plain = render_report(records, fmt="plain", sem_ddof=0)
+    assert "ddof=0" in plain and DAGGER in plain
+
+
+def test_pair_tests_per_class_dataset_and_pooled(records):
+    more = records + [dict(r, dataset="e") for r in records]
+    secs = pair_tests(build_tables(more), "ed-vae", "vae")
+    assert [(s.metric, s.measure) for s in secs] == [("roc_auc", "elbo"), ("pr_auc", "elbo")]
+    rows = secs[0].rows
+    per_class = [r for r in rows if r.unit == "repetitions"]
+    assert len(per_class) == 20
+    assert all(r.result.p == pytest.approx(2 / 1024) for r in per_class if int(r.row) < 5)
+    holm = stats.adjust([r.result.p for r in per_class if r.dataset == "d"], "holm")
+    assert [r.p_adj for r in per_class if r.dataset == "d"] == pytest.approx(holm)
+    pooled = [r for r in rows if r.dataset == "all"]
+    assert len(pooled) == 1 and pooled[0].result.n == 20  # every (dataset, class) block
+    assert pooled[0].result.wins == 10 and pooled[0].result.ties == 10
+
+
+def test_pair_tests_by_grid_point():
+    cols = {f"vae[beta={b}]": {"rule": "single", "measure": "elbo", "model": f"m{b}",
+                               "grid": {"beta": b}} for b in (0.5, 1)}
+    cols |= {f"ed-vae[beta={b}]": {"rule": "expected", "measure": "elbo", "model": f"m{b}",
+                                   "grid": {"beta": b}} for b in (0.5, 1)}
+    recs = make_records(lambda col, c, r: 0.8 + (0.01 if col.startswith("ed") else 0) + 0.01 * c,
+                        cols, reps=6, classes=range(6))
+    secs = pair_tests(build_tables(recs), "ed-vae", "vae")
+    assert sorted({s.grid for s in secs}) == ["[beta=0.5]", "[beta=1]"]
+    t = build_tables(recs)[0]
+    # the reference "vae" is matched to each column's grid point
+    assert table_tests(t, "vae").reference == {"ed-vae[beta=0.5]": "vae[beta=0.5]",
+                                                "ed-vae[beta=1]": "vae[beta=1]"}
+
+
+def test_rank_tests_friedman_matches_stats(records):
+    secs = rank_tests(build_tables(records))
+    s = secs[0]
+    assert set(s.columns) == set(RULES) and len(s.blocks) == 10
+    cols = list(s.columns)
+    t = build_tables(records)[0]
+    values = np.array([[t.class_means(c)[row] for c in cols] for row in t.rows])
+    ref = stats.friedman(values)
+    assert s.result.statistic == pytest.approx(ref.statistic)
+    assert s.result.avg_ranks[cols.index("always")] < s.result.avg_ranks[cols.index("worse")]
+    only = rank_tests(build_tables(records), columns=("vae", "ed-vae", "pca"))[0]
+    assert set(only.columns) == {"vae", "ed-vae", "pca"}

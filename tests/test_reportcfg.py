@@ -1,0 +1,90 @@
+"""The [report] table: strict validation at suite load, defaults from records."""
+from __future__ import annotations
+
+import pytest
+
+from anobench.errors import SuiteError
+from anobench.reportcfg import (
+    ReportOptions, base_column, default_pairs, grid_part, parse_report_options, resolve, with_grid,
+)
+from anobench.suite import parse_suite
+
+SUITE = """
+[suite]
+name = "r"
+
+[[datasets]]
+name = "digits"
+
+[[detectors]]
+name = "pca"
+
+[[detectors]]
+name = "kpca"
+
+[report]
+{body}
+"""
+
+
+def _parse(registry, body: str):
+    return parse_suite(SUITE.format(body=body), "r.toml", registry)
+
+
+def test_valid_report_table_is_accepted(registry):
+    suite = _parse(registry, 'reference = "pca"\npairs = [["kpca", "pca"]]\nalpha = 0.01\n'
+                             'correction = "bonferroni"\nmetrics = ["roc_auc"]\nsem_ddof = 0\n'
+                             'figures = false\ncurves = ["digits/0/0"]\n'
+                             'rank_columns = ["pca", "kpca"]')
+    opts = parse_report_options(suite.report)
+    assert opts == ReportOptions("pca", (("kpca", "pca"),), 0.01, "bonferroni", ("roc_auc",), 0,
+                                 False, ("digits/0/0",), ("pca", "kpca"))
+
+
+@pytest.mark.parametrize("body, message", [
+    ('refrence = "pca"', "r.toml: report.refrence: unknown key (did you mean 'reference'?)"),
+    ('reference = "pcaa"', "report.reference: no column 'pcaa' in this suite (did you mean 'pca'?)"),
+    ('pairs = [["kpca"]]', "report.pairs[0]: expected a pair of columns [A, B]"),
+    ('pairs = [["kpca", "kpcaa"]]', "report.pairs[0][1]: no column 'kpcaa'"),
+    ('pairs = [["pca", "pca"]]', "report.pairs[0]: compares column 'pca' with itself"),
+    ("alpha = 0.7", "report.alpha: must be in (0, 0.5], got 0.7"),
+    ('alpha = "x"', "report.alpha: expected a number"),
+    ('correction = "holmes"', "report.correction: unknown correction 'holmes' (did you mean "
+                              "'holm'?)"),
+    ('metrics = ["roc"]', "report.metrics[0]: unknown metric 'roc'"),
+    ("sem_ddof = 2", "report.sem_ddof: must be 0 or 1"),
+    ('figures = "yes"', "report.figures: expected true or false"),
+    ('curves = ["digits/0"]', "report.curves[0]: expected 'dataset/class/repetition'"),
+    ('rank_columns = ["pca"]', "report.rank_columns: needs at least two columns"),
+])
+def test_bad_report_keys_are_refused_at_load(registry, body, message):
+    with pytest.raises(SuiteError) as err:
+        _parse(registry, body)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_column_name_helpers():
+    assert base_column("vae[beta=0.5]:single") == "vae:single"
+    assert grid_part("vae[beta=0.5]:single") == "[beta=0.5]"
+    assert with_grid("vae:single", "[beta=0.5]") == "vae[beta=0.5]:single"
+    assert with_grid("vae", "") == "vae"
+
+
+def _rec(column, rule, model):
+    return {"column": column, "rule": rule, "model": model}
+
+
+def test_defaults_pair_expected_with_single_of_the_same_model():
+    recs = [_rec("vae", "single", "m1"), _rec("ed-vae", "expected", "m1"), _rec("pca", None, "p")]
+    assert default_pairs(recs) == [("ed-vae", "vae")]
+    assert resolve(ReportOptions(), recs) == ("vae", (("ed-vae", "vae"),))
+    recs = [_rec("vae:expected", "expected", "m"), _rec("vae:single", "single", "m"),
+            _rec("vae:multi", "multi", "m")]
+    assert resolve(ReportOptions(), recs) == ("vae:single", (("vae:expected", "vae:single"),))
+    grid = [_rec(f"{c}[beta={b}]", r, f"m{b}") for b in (0, 1)
+            for c, r in (("vae", "single"), ("ed-vae", "expected"))]
+    assert default_pairs(grid) == [("ed-vae", "vae")]
+    # explicit options win; no ED pair and no reference -> no marks
+    assert resolve(ReportOptions(reference="pca"), recs)[0] == "pca"
+    assert resolve(ReportOptions(), [_rec("pca", None, "p")]) == (None, ())
