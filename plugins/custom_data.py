@@ -219,7 +219,7 @@ def _read_table(path: Path, label_column: str):
             columns.append(np.asarray(cols[c], dtype=np.float64))
         except (ValueError, TypeError):
             values = np.asarray(cols[c]).astype(str)
-            bad = next(v for v in values if not _is_number(v))
+            bad = str(next(v for v in values if not _is_number(v)))
             raise _fail(path, f"column {c!r} is not numeric (value {bad!r})") from None
     X = np.stack(columns, axis=1)
     return _pair(X, labels, path, "the features", f"label column {label_column!r}")
@@ -256,7 +256,8 @@ def _read_image_folder(root: Path):
         return a[None] if a.ndim == 2 else np.moveaxis(a, -1, 0)
 
     try:
-        folder = ImageFolder(str(root), loader=load, extensions=IMAGE_SUFFIXES)
+        folder = ImageFolder(str(root), loader=load,
+                             is_valid_file=lambda f: f.lower().endswith(IMAGE_SUFFIXES))
     except FileNotFoundError as exc:
         raise _fail(root, f"no images in class folders ({exc})") from None
     images, names, first = [], [], None
