@@ -95,6 +95,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from anobench.scaffold import new_plugin
+
+    root = new_plugin(args.kind, args.name, args.dir)
+    what = "detector" if args.kind == "detector" else "scoring rule"
+    print(f"created {root}/ ({what} {args.name!r}, plugin 'anobench-{args.name}'); next:\n"
+          f"  pip install -e {root}\n  pytest {root}/tests\n  anobench list")
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from anobench import data
 
@@ -177,6 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list detectors, scoring rules and datasets with their plugin")
     ls.set_defaults(func=cmd_list)
+
+    nw = sub.add_parser("new", help="write a plugin package skeleton (detector or rule)",
+                        description="Write anobench-NAME/: an installable plugin package with "
+                                    "a detector or scoring rule and a passing conformance test.")
+    nw.add_argument("kind", choices=["detector", "rule"])
+    nw.add_argument("name", help="component name, e.g. my-detector")
+    nw.add_argument("--dir", default=".", metavar="DIR",
+                    help="folder to create anobench-NAME/ in (default: current folder)")
+    nw.set_defaults(func=cmd_new)
 
     d = sub.add_parser("data", help="get datasets onto this machine",
                        description="Download (online) or import (offline) MNIST-style datasets.")
