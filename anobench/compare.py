@@ -64,7 +64,7 @@ def compare_runs(run_a: Path, run_b: Path, *, fmt: str = "markdown", alpha: floa
             rows.append([col, str(len(classes)), f"{100 * xa.mean():.1f}", f"{100 * xb.mean():.1f}",
                          f"{100 * (xa.mean() - xb.mean()):+.2f}",
                          f"{res.wins}/{res.ties}/{res.losses}",
-                         Cell(f"{res.p:.4f}" if res.tested else res.method, bold=sig)])
+                         Cell(_p_text(res), bold=sig)])
         if not rows:
             continue
         any_column = True
@@ -83,3 +83,9 @@ def compare_runs(run_a: Path, run_b: Path, *, fmt: str = "markdown", alpha: floa
                  f"{stats.EXACT_MAX} classes), α = {alpha:g}, uncorrected; no test with fewer "
                  f"than {stats.min_pairs(alpha)} classes.\n")
     return "\n".join(parts)
+
+
+def _p_text(res: stats.PairedResult) -> str:
+    if res.method == "all differences zero":
+        return "identical"
+    return f"{res.p:.4f}" if res.tested else res.method

@@ -187,9 +187,10 @@ def build(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     if want_figs:
         from anobench import figures as figs
 
+        curves = figs.curve_figures(run_dir, tables, options)  # first: it checks [report] curves
         made = figs.cd_figures(run_dir, ranks) + figs.rule_figures(
             run_dir, tables, records, options.sem_ddof) + figs.sweep_figures(
-            run_dir, tables, pair_secs) + figs.curve_figures(run_dir, tables, options)
+            run_dir, tables, pair_secs) + curves
         if made:
             blocks.append(Heading("Figures"))
             blocks.extend(Image(f) for f in made)

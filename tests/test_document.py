@@ -1,0 +1,113 @@
+"""Full reports from a run directory: report.md, self-contained report.html, LaTeX."""
+from __future__ import annotations
+
+import base64
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from _synthetic_runs import make_records, write_run
+
+from anobench.document import build, write_report
+from anobench.errors import AnobenchError
+
+COLS = {
+    "vae": {"rule": "single", "measure": "elbo", "model": "vae-1"},
+    "ed-vae": {"rule": "expected", "measure": "elbo", "model": "vae-1"},
+    "vae:multi": {"rule": "multi", "measure": "elbo", "model": "vae-1"},
+    "pca": {},
+}
+
+
+def _value(col, c, rep):
+    return 0.8 + 0.01 * c + 0.002 * rep + {"ed-vae": 0.02, "vae:multi": 0.01, "pca": -0.05}.get(
+        col, 0.0)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    recs = make_records(_value, COLS, classes=range(4), reps=8)
+    return write_run(tmp_path_factory.mktemp("runs"), recs, reps=8,
+                     report='[report]\ncurves = ["d/2/1"]')
+
+
+class _Images(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.srcs, self.links = [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img":
+            self.srcs.append(a.get("src", ""))
+        if tag in ("a", "link", "script") and (a.get("href") or a.get("src")):
+            self.links.append(a.get("href") or a.get("src"))
+
+
+@pytest.fixture(scope="module")
+def written(run):
+    text = write_report(run)
+    return run, text
+
+
+def test_report_md_links_figures_that_exist(written):
+    run, text = written
+    md = (run / "report.md").read_text()
+    assert md == text
+    figs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    kinds = {Path(f).name.split("-")[0] for f in figs}
+    assert kinds == {"cd", "rules", "curves"}
+    for f in figs + re.findall(r"\[SVG\]\(([^)]+)\)", md):
+        path = run / f
+        assert path.is_file() and path.stat().st_size > 1000, f
+    assert "## Paired tests" in md and "ed-vae vs vae" in md and "## Ranks" in md
+
+
+def test_report_html_embeds_every_figure(written):
+    run, text = written
+    page = (run / "report.html").read_text()
+    parser = _Images()
+    parser.feed(page)
+    md_figs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(parser.srcs) == len(md_figs) >= 4
+    for src in parser.srcs:
+        assert src.startswith("data:image/png;base64,")
+        data = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000
+    assert parser.links == []  # nothing external: one self-contained page
+    assert "<table" in page and "<sup>†</sup>" in page
+
+
+def test_marks_and_options_come_from_the_stored_suite(tmp_path):
+    recs = make_records(_value, COLS, classes=range(4), reps=8)
+    run = write_run(tmp_path, recs, reps=8, report='[report]\nreference = "pca"\nfigures = false')
+    _, opts, _ = build(run)
+    assert opts.reference == "pca" and not opts.figures
+    text = write_report(run)
+    assert "reference pca" in text and "## Figures" not in text
+    assert not (run / "figures").exists()
+
+
+def test_latex_format_writes_report_tex(written):
+    run, _ = written
+    tex = write_report(run, fmt="latex", figures=False)
+    assert (run / "report.tex").read_text() == tex
+    assert tex.count("\\begin{table}") == tex.count("\\end{table}") >= 4
+    assert "$^\\dagger$" in tex and "\\caption{" in tex
+    assert "±" not in tex and "α" not in tex  # Unicode spelled out for LaTeX
+
+
+def test_bad_columns_and_cells_are_one_line_errors(run):
+    with pytest.raises(AnobenchError, match=r"reference: no column 'vea' in this run \(did you "
+                                            r"mean 'vae'\?\)"):
+        build(run, overrides={"reference": "vea"}, figures=False)
+    with pytest.raises(AnobenchError, match=r"pair \[ed-vae, nope\]: no column 'nope'"):
+        build(run, overrides={"pairs": (("ed-vae", "nope"),)}, figures=False)
+    with pytest.raises(AnobenchError, match="no stored scores for cell 'd/9/0'"):
+        build(run, overrides={"curves": ("d/9/0",)})
+
+
+def test_not_a_run_directory(tmp_path):
+    with pytest.raises(AnobenchError, match="not a run directory"):
+        write_report(tmp_path)
