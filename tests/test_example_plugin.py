@@ -131,3 +131,50 @@ def test_the_plugin_passes_its_own_conformance_tests(installed, tmp_path):
         capture_output=True, text=True, env=installed, cwd=tmp_path, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "2 passed" in proc.stdout
+
+
+BROKEN_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+[project]
+name = "anobench-broken"
+version = "0.1.0"
+[project.entry-points.anobench]
+broken-{kind} = "anobench_broken_{kind}"
+"""
+
+BROKEN_CODE = {
+    "raises": '''from anobench.hookspecs import hookimpl
+
+@hookimpl
+def anobench_register_detectors(registry):
+    raise ValueError("first line\\nsecond line")
+''',
+    "duplicate": '''from anobench.hookspecs import hookimpl
+from anobench_plugins.classical import PCADetector
+
+@hookimpl
+def anobench_register_detectors(registry):
+    registry.add_detector("pca", PCADetector)
+''',
+}
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("raises", "plugin 'broken-raises' raised in anobench_register_detectors: ValueError: "
+               "first line | second line"),
+    # entry points on PYTHONPATH come first, so the built-in one is the duplicate here
+    ("duplicate", "plugin 'classical': detector 'pca' is already registered by plugin "
+                  "'broken-duplicate'"),
+])
+def test_a_broken_installed_plugin_is_a_one_line_error_naming_it(tmp_path, kind, expected):
+    src = tmp_path / "pkg"
+    src.mkdir()
+    (src / "pyproject.toml").write_text(BROKEN_PYPROJECT.format(kind=kind))
+    (src / f"anobench_broken_{kind}.py").write_text(BROKEN_CODE[kind])
+    target = tmp_path / "site"
+    pip_install_target(src, target)
+    proc = anobench(["list"], env_with(target), tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == f"anobench: error: {expected}\n"
