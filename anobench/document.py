@@ -25,6 +25,9 @@ from anobench.significance import PairSection, pair_tests, rank_tests, table_tes
 from anobench.store import read_meta, read_records
 
 
+MAX_NEMENYI = 8  # largest number of columns whose pairwise p-values are tabulated
+
+
 @dataclass(frozen=True)
 class Heading:
     text: str
@@ -182,7 +185,7 @@ def build(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     if ranks:
         blocks.append(Heading("Ranks (Friedman, Nemenyi)"))
         for s in ranks:
-            blocks.append(_rank_grid(s))
+            blocks.extend(_rank_grids(s))
     want_figs = options.figures if figures is None else figures
     if want_figs:
         from anobench import figures as figs
@@ -216,7 +219,7 @@ def _test_text(alpha: float) -> str:
             "resamples, seed 0).")
 
 
-def _rank_grid(s) -> Grid:
+def _rank_grids(s) -> list[Grid]:
     r = s.result
     order = sorted(range(r.k), key=lambda i: r.avg_ranks[i])
     rows = [[str(pos + 1), s.columns[i], f"{r.avg_ranks[i]:.2f}"] for pos, i in enumerate(order)]
@@ -229,7 +232,16 @@ def _rank_grid(s) -> Grid:
                 f"{r.n} (dataset, class) blocks of class means; Nemenyi critical difference "
                 f"CD = {r.cd:.2f} at α = {r.alpha:g}: columns whose average ranks differ by "
                 f"more than CD differ significantly.")
-    return Grid(["#", "column", "average rank"], rows, f"Average ranks: {label}{measure}", note)
+    out = [Grid(["#", "column", "average rank"], rows, f"Average ranks: {label}{measure}", note)]
+    if s.nemenyi_p is not None and r.k <= MAX_NEMENYI:
+        names = [s.columns[i] for i in order]
+        cells = [[names[x]] + [Cell("") if x == y else
+                              Cell(_p(s.nemenyi_p[order[x], order[y]]),
+                                   bold=s.nemenyi_p[order[x], order[y]] < r.alpha)
+                              for y in range(r.k)] for x in range(r.k)]
+        out.append(Grid(["", *names], cells, f"Nemenyi p-values: {label}{measure}",
+                        f"Pairwise Nemenyi post-hoc p-values (bold: < α = {r.alpha:g})."))
+    return out
 
 
 # ---------------------------------------------------------------- renderers

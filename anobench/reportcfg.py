@@ -176,7 +176,9 @@ def parse_report_options(table: Any, path: str = "suite",
 def default_pairs(records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     """(expected, single) column pairs of models scored with both rules, in record order.
 
-    Grid points collapse to their base names (``vae[beta=0.5]`` -> ``vae``).
+    Grid points collapse to their base names (``vae[beta=0.5]`` -> ``vae``). Records
+    without ``model``/``rule`` fields fall back to the names: ``ed-vae`` with ``vae``,
+    ``X:expected`` with ``X:single``.
     """
     by_model: dict[str, dict[str, str]] = {}
     for r in records:
@@ -188,6 +190,13 @@ def default_pairs(records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
             pair = (rules["expected"], rules["single"])
             if pair not in pairs and pair[0] != pair[1]:
                 pairs.append(pair)
+    if not pairs:  # records without model/rule fields: go by the column names
+        bases = {base_column(r["column"]) for r in records if "column" in r}
+        if {"ed-vae", "vae"} <= bases:
+            pairs.append(("ed-vae", "vae"))
+        for b in sorted(bases):
+            if b.endswith(":expected") and f"{b[:-len('expected')]}single" in bases:
+                pairs.append((b, f"{b[:-len('expected')]}single"))
     return pairs
 
 

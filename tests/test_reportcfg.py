@@ -88,3 +88,6 @@ def test_defaults_pair_expected_with_single_of_the_same_model():
     # explicit options win; no ED pair and no reference -> no marks
     assert resolve(ReportOptions(reference="pca"), recs)[0] == "pca"
     assert resolve(ReportOptions(), [_rec("pca", None, "p")]) == (None, ())
+    # records without model/rule fields: by name
+    named = [{"column": c} for c in ("vae", "ed-vae", "x:expected", "x:single", "pca")]
+    assert default_pairs(named) == [("ed-vae", "vae"), ("x:expected", "x:single")]
