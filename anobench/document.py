@@ -46,6 +46,7 @@ class Grid:
     rows: list
     title: str = ""
     note: str = ""
+    total_row: bool = False  # the last row summarises the others (mean, all classes)
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def _pair_grid(sec: PairSection, alpha: float, correction: str) -> Grid:
             f"{stats.CORRECTIONS[correction]} over the classes of a dataset. 'all classes': "
             "class means paired by class (uncorrected); dataset 'all': every (dataset, class) "
             "block.")
-    return Grid(headers, rows, title, note)
+    return Grid(headers, rows, title, note, True)
 
 
 def _sweep_grid(secs: list[PairSection], alpha: float) -> Grid:
@@ -166,7 +167,7 @@ def build(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     for t in tables:
         tests = table_tests(t, reference, alpha=a_, correction=options.correction)
         headers, rows = table_cells(t, options.sem_ddof, tests.marks)
-        blocks.append(Grid(headers, rows, t.title, tests.footnote(options.sem_ddof)))
+        blocks.append(Grid(headers, rows, t.title, tests.footnote(options.sem_ddof), True))
     pair_secs = [pair_tests(tables, a, b, alpha=a_, correction=options.correction)
                  for a, b in pairs]
     if any(pair_secs):
@@ -280,7 +281,7 @@ h3{font-size:1.05em;margin:1.6em 0 .4em}
 table{border-collapse:collapse;font-size:.86em;margin:.3em 0}
 th,td{border:1px solid #ccc;padding:.22em .55em;text-align:right;white-space:nowrap}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
-tr:last-child td{border-top:2px solid #999}
+table.total tr:last-child td{border-top:2px solid #999}
 .note{font-size:.82em;color:#555;max-width:1100px;margin:.3em 0 1em}
 sup{color:#b00;font-weight:bold}
 figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
@@ -302,7 +303,10 @@ def to_html(blocks: list, title: str) -> str:
         elif isinstance(b, Grid):
             if b.title:
                 out.append(f"<h3>{html.escape(b.title)}</h3>")
-            out.append(f"<div class=\"wrap\">{render_grid(b.headers, b.rows, 'html')}</div>")
+            table = render_grid(b.headers, b.rows, "html")
+            if b.total_row:
+                table = table.replace("<table>", '<table class="total">', 1)
+            out.append(f"<div class=\"wrap\">{table}</div>")
             if b.note:
                 out.append(f"<p class=\"note\">{html.escape(b.note)}</p>")
         elif isinstance(b, Image):
