@@ -325,9 +325,12 @@ def to_latex(blocks: list) -> str:
         if isinstance(b, Heading):
             out.append(f"% {'=' * 4} {b.text}")
         elif isinstance(b, Grid):
+            lines = render_grid(b.headers, b.rows, "latex").splitlines()
+            if b.total_row and len(lines) > 5:  # a rule above the summary row
+                lines.insert(len(lines) - 3, "\\hline")
             out.append("\\begin{table}[ht]\n\\centering\\small\n"
                        f"\\caption{{{latex_escape(b.title)}}}\n"
-                       f"{render_grid(b.headers, b.rows, 'latex')}\n"
+                       + "\n".join(lines) + "\n"
                        + (f"\\par\\smallskip\\footnotesize {latex_escape(b.note)}\n"
                           if b.note else "")
                        + "\\end{table}\n")

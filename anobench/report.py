@@ -64,14 +64,16 @@ _LATEX = {
 
 def latex_escape(text: str) -> str:
     """Escape LaTeX specials and spell the report's Unicode symbols in LaTeX."""
-    return "".join(_LATEX.get(ch, ch) for ch in text)
+    parts = text.split("√n")
+    return "$\\sqrt{n}$".join("".join(_LATEX.get(ch, ch) for ch in part) for part in parts)
 
 
 def render_grid(headers: list, rows: list[list], fmt: str) -> str:
     """Render header and rows of :class:`Cell` or str with tabulate."""
+    align = ("left",) + ("right",) * (len(headers) - 1)
     return tabulate([[markup(c, fmt) for c in row] for row in rows],
                     headers=[markup(h, fmt) for h in headers], tablefmt=FORMATS[fmt],
-                    disable_numparse=True)
+                    disable_numparse=True, colalign=align)
 
 
 @dataclass(frozen=True)
