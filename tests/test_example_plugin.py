@@ -23,7 +23,14 @@ EXAMPLE = REPO / "examples" / "anobench-isoforest"
 
 def pip_install_target(src: Path, target: Path) -> None:
     """``pip install --no-deps --no-build-isolation --target target`` of a copy of ``src``."""
-    pytest.importorskip("setuptools", reason="setuptools is needed to build plugin packages")
+    setuptools = pytest.importorskip("setuptools", reason="needs setuptools to build plugins")
+    version = tuple(int(p) for p in setuptools.__version__.split(".")[:2] if p.isdigit())
+    if version < (70, 1):
+        try:
+            import wheel  # noqa: F401 - older setuptools build wheels with it
+        except ImportError:
+            pytest.skip(f"setuptools {setuptools.__version__} without 'wheel' cannot build "
+                        "wheels offline; install the test extra (setuptools>=70.1)")
     build = target.parent / f"src-{src.name}"
     shutil.copytree(src, build, ignore=shutil.ignore_patterns("build", "*.egg-info",
                                                               "__pycache__"))
