@@ -8,7 +8,7 @@ from anobench.api import Detector
 
 
 class IsolationForestDetector(Detector):
-    """Isolation Forest (scikit-learn); score: minus ``score_samples`` (higher = more anomalous).
+    """Isolation Forest (scikit-learn); score: minus score_samples, higher = more anomalous.
 
     Parameters
     ----------
