@@ -111,14 +111,17 @@ def _sweep_grid(secs: list[PairSection], alpha: float) -> Grid:
         per_ds: dict[str, list] = {}
         for r in s.rows:
             if r.unit == "repetitions":
-                d = per_ds.setdefault(r.dataset, [0, 0])
+                d = per_ds.setdefault(r.dataset, [0, 0, 0])
+                d[2] += r.p_adj is not None
                 if r.p_adj is not None and r.p_adj < alpha:
                     d[0 if r.result.rank_biserial > 0 else 1] += 1
         for r in s.rows:
             if r.unit != "class means":
                 continue
             res = r.result
-            good = per_ds.get(r.dataset, ["", ""])
+            good = per_ds.get(r.dataset, [0, 0, 0])
+            if not good[2]:  # no class had enough repetitions for a test
+                good = ["–", "–"]
             rows.append([s.grid, r.dataset, f"{100 * r.mean_a:.1f}", f"{100 * r.mean_b:.1f}",
                          f"{100 * (r.mean_a - r.mean_b):+.1f}",
                          f"{res.wins}/{res.ties}/{res.losses}",
@@ -129,7 +132,8 @@ def _sweep_grid(secs: list[PairSection], alpha: float) -> Grid:
     measure = f", measure {secs[0].measure}" if secs[0].measure else ""
     return Grid(headers, rows, f"{a} vs {b} per grid point: {label}{measure}",
                 "Class-mean test per dataset; the last two columns count classes with a "
-                "significant per-class test (corrected).")
+                "significant per-class test (corrected; – when the repetitions are too few for "
+                "a test).")
 
 
 def build(run_dir: Path, *, overrides: dict[str, Any] | None = None,

@@ -111,3 +111,20 @@ def test_bad_columns_and_cells_are_one_line_errors(run):
 def test_not_a_run_directory(tmp_path):
     with pytest.raises(AnobenchError, match="not a run directory"):
         write_report(tmp_path)
+
+
+def test_grid_pairs_get_one_row_per_grid_point(tmp_path):
+    cols = {}
+    for b in (0.0, 0.5, 1.0):
+        for name, rule in (("vae", "single"), ("ed-vae", "expected")):
+            cols[f"{name}[beta={b:g}]"] = {"rule": rule, "measure": "elbo", "model": f"m{b}",
+                                           "grid": {"beta": b}}
+    recs = make_records(lambda col, c, r: 0.8 + 0.001 * r + (0.02 if col[0] == "e" else 0),
+                        cols, classes=range(6), reps=2, metrics=("roc_auc",))
+    run = write_run(tmp_path, recs, reps=2, scores=False)
+    text = write_report(run, figures=False)
+    assert "### ed-vae vs vae per grid point: AUC, measure elbo" in text
+    rows = [ln for ln in text.splitlines() if ln.startswith("| [beta=")]
+    assert [r.split("|")[1].strip() for r in rows] == ["[beta=0]", "[beta=0.5]", "[beta=1]"]
+    # six class means, all better: exact p = 2/2**6; two repetitions: no per-class test
+    assert all("0.0312" in r and r.rstrip(" |").endswith("–") for r in rows)
