@@ -253,3 +253,39 @@ def test_synthetic_draw_marks_outliers():
     assert draw.recon_samples.shape == (3, 10) and out.sum() == 2
     assert draw.recon_mu[out].min() > draw.recon_mu[~out].max()
     assert make_draw(n_samples=0)[0].recon_samples.shape == (0, 40)
+
+
+# -- datasets ------------------------------------------------------------------------------
+def test_builtin_datasets_that_need_no_download_conform(tmp_path):
+    from anobench.testing import check_dataset
+
+    reg = load_registry()
+    data = check_dataset(reg.datasets["digits"].loader)
+    assert data.sample_shape == (1, 8, 8)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", X=rng.normal(size=(40, 3)), y=np.arange(40) % 2)
+    assert check_dataset(reg.datasets["custom"].loader, path=str(tmp_path / "d.npz")).sample_shape \
+        == (3,)
+
+
+def test_a_broken_dataset_is_caught():
+    from anobench.api import LabeledData
+    from anobench.testing import check_dataset
+
+    def float64(data_dir=None):
+        X = np.zeros((4, 2))
+        return LabeledData("x", X, np.array([0, 1, 0, 1]), X, np.array([0, 1, 0, 1]))
+
+    def one_class(data_dir=None):
+        X = np.zeros((4, 2), np.float32)
+        return LabeledData("x", X, np.zeros(4, np.int64), X, np.zeros(4, np.int64))
+
+    def no_data_dir():
+        return None
+
+    with pytest.raises(ConformanceError, match="X_train must be a float32 ndarray, got float64"):
+        check_dataset(float64)
+    with pytest.raises(ConformanceError, match="only 1 class"):
+        check_dataset(one_class)
+    with pytest.raises(ConformanceError, match="must accept a data_dir argument"):
+        check_dataset(no_data_dir)
