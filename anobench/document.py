@@ -174,6 +174,9 @@ def build(run_dir: Path, *, overrides: dict[str, Any] | None = None,
         blocks.append(Grid(headers, rows, t.title, tests.footnote(options.sem_ddof), True))
     pair_secs = [pair_tests(tables, a, b, alpha=a_, correction=options.correction)
                  for a, b in pairs]
+    summary = _summary(pair_secs, a_)
+    if summary:
+        blocks[2:2] = [Heading("Summary"), *(Para(x) for x in summary)]
     if any(pair_secs):
         blocks.append(Heading("Paired tests"))
         blocks.append(Para(_test_text(a_)))
@@ -193,8 +196,11 @@ def build(run_dir: Path, *, overrides: dict[str, Any] | None = None,
             blocks.extend(_rank_grids(s))
     want_figs = options.figures if figures is None else figures
     if want_figs:
-        from anobench import figures as figs
-
+        try:
+            from anobench import figures as figs
+        except ImportError as exc:
+            blocks.append(Para(f"Figures skipped: {exc}", em=True))
+            return blocks, options, meta
         curves = figs.curve_figures(run_dir, tables, options)  # first: it checks [report] curves
         made = figs.cd_figures(run_dir, ranks) + figs.rule_figures(
             run_dir, tables, records, options.sem_ddof) + figs.sweep_figures(
@@ -203,6 +209,31 @@ def build(run_dir: Path, *, overrides: dict[str, Any] | None = None,
             blocks.append(Heading("Figures"))
             blocks.extend(Image(f) for f in made)
     return blocks, options, meta
+
+
+def _summary(pair_secs: list[list[PairSection]], alpha: float) -> list[str]:
+    """One sentence per pair, metric and measure: the across-classes result."""
+    out = []
+    for secs in pair_secs:
+        for s in secs:
+            rows = [r for r in s.rows if r.unit == "class means"]
+            if not rows or s.grid:
+                continue
+            r = rows[-1]  # pooled over datasets when there are several
+            res = r.result
+            label = LABELS.get(s.metric, s.metric) + (f" ({s.measure})" if s.measure else "")
+            where = "all (dataset, class) blocks" if r.dataset == "all" else r.dataset
+            test = (f"p = {_p(res.p)} ({_verdict(res, res.p, alpha, s.a, s.b).text})"
+                    if res.tested else res.method)
+            per_class = [x for x in s.rows if x.unit == "repetitions"]
+            sig = sum(x.p_adj is not None and x.p_adj < alpha and x.result.rank_biserial > 0
+                      for x in per_class)
+            out.append(f"{s.a} vs {s.b}, {label}, {where}: mean {100 * r.mean_a:.1f} vs "
+                       f"{100 * r.mean_b:.1f}, {s.a} higher in {res.wins} of {res.n} classes "
+                       f"(W/T/L {res.wins}/{res.ties}/{res.losses}), Wilcoxon on class means "
+                       f"{test}; significantly better per class (corrected) in "
+                       f"{sig} of {len(per_class)}.")
+    return out
 
 
 def _header(run_dir: Path, meta: dict, records: list, errors: list) -> str:
