@@ -2,7 +2,7 @@
 
 * CD diagram per metric and measure (when a Friedman test is possible);
 * scoring rules of one model per class (mean ± SEM) when a model was scored
-  with two or more rules and has no grid;
+  with two or more rules and has no grid (one column per rule);
 * metric against a grid parameter per class for each pair of columns that
   has grid points (e.g. ``ed-vae`` vs ``vae`` over β), with the differences;
 * ROC and PR curves of the cells named in ``[report] curves`` (default: the
@@ -84,7 +84,11 @@ def rule_figures(run_dir: Path, tables: list[Table], records: list[dict[str, Any
         if t.metric not in FIG_METRICS:
             continue
         for cols in model_cols.values():
-            names = sorted((c for c in cols if c in t.columns), key=lambda c: _rule_key(cols[c]))
+            first: dict[str, str] = {}  # one column per rule: same model + rule = same scores
+            for c in cols:
+                if c in t.columns:
+                    first.setdefault(cols[c], c)
+            names = sorted(first.values(), key=lambda c: _rule_key(cols[c]))
             if len(names) < 2:
                 continue
             rows = [row for row in t.rows if all((row, c) in t.values for c in names)]
