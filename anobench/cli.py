@@ -45,7 +45,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         "sem_ddof": args.sem_ddof, "alpha": args.alpha, "reference": args.reference,
         "metrics": tuple(args.metric) if args.metric else None,
         "pairs": tuple(tuple(p) for p in args.pair) if args.pair else None,
+        "curves": tuple(args.curves) if args.curves else None,
     }
+    for c in args.curves or ():
+        if c.count("/") != 2:
+            raise AnobenchError(f"--curves {c!r}: expected DATASET/CLASS/REPETITION")
     text = write_report(run_dir, fmt=args.format, overrides=overrides,
                         figures=False if args.no_figures else None)
     print(text)
@@ -165,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="test column A against B (repeatable; default: [report] pairs)")
     rep.add_argument("--alpha", type=float, default=None,
                      help="significance level (default: [report] alpha, else 0.05)")
+    rep.add_argument("--curves", action="append", default=None, metavar="DATASET/CLASS/REP",
+                     help="cell for ROC and PR curves (repeatable; default: [report] curves)")
     rep.add_argument("--no-figures", action="store_true", help="skip the figures")
     rep.set_defaults(func=cmd_report)
 

@@ -62,6 +62,10 @@ def test_report_bad_input(runs, capsys, tmp_path):
     assert "no column 'kpca'" in err
     assert "must be in (0, 0.5]" in _err(capsys, ["report", str(a), "--alpha", "0.9"])
     assert "not a run directory" in _err(capsys, ["report", str(tmp_path)])
+    assert "expected DATASET/CLASS/REPETITION" in _err(capsys, ["report", str(a), "--curves",
+                                                                "d/0"])
+    assert "no stored scores for cell 'd/0/0'" in _err(capsys, ["report", str(a), "--curves",
+                                                                "d/0/0"])
 
 
 def test_bad_report_table_in_stored_suite(tmp_path, capsys):
