@@ -83,6 +83,15 @@ class Detector:
         """Extra facts about the fit stored with each record (epochs, losses)."""
         return {}
 
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        """Optional: raise ``ValueError`` naming a bad parameter value.
+
+        Called by the suite loader for every grid point before anything
+        trains, so a typo such as ``likelihood = "bernouli"`` is refused at
+        load. The default accepts everything (types are checked separately).
+        """
+
 
 @dataclass(frozen=True)
 class PosteriorDraw:

@@ -309,6 +309,7 @@ def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[Detecto
             grid = {k: point[k] for k in grid_keys}
             column = label + ("[" + ",".join(f"{k}={_format_value(v)}" for k, v in grid.items())
                               + "]" if grid else "")
+            _check_values(ctx, f"{where}.params", spec, {**spec.defaults, **point})
             out.append(DetectorConfig(dname, column, {**spec.defaults, **point}, rules, explicit,
                                       measures, n_samples, grid))
     columns = [c.column for c in out]
@@ -316,6 +317,17 @@ def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[Detecto
         if columns.count(col) > 1:
             raise ctx.fail("detectors", f"column {col!r} appears twice; give one entry a 'label'")
     return tuple(out)
+
+
+def _check_values(ctx: _Ctx, where: str, spec: Any, params: dict[str, Any]) -> None:
+    """Let the detector refuse bad parameter values (optional ``check_params`` classmethod)."""
+    check = getattr(spec.cls, "check_params", None)
+    if not callable(check):
+        return
+    try:
+        check(dict(params))
+    except (ValueError, TypeError) as exc:
+        raise ctx.fail(where, f"detector {spec.name!r}: {exc}") from None
 
 
 def _rules_for(ctx, where, entry, spec, registry):

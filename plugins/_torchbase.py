@@ -34,15 +34,24 @@ class TorchDetector(Detector):
     device: str
     random_state: int | None
 
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        """Refuse bad parameter values (the suite loader calls this before training)."""
+        cls(**params)._check_params()
+
     def _check_params(self) -> None:
-        """Raise ``ValueError`` naming a bad parameter (called at the start of fit)."""
+        """Raise ``ValueError`` naming a bad parameter (also called at the start of fit)."""
         for key in ("latent_dim", "filters", "batch_size", "max_epochs", "patience"):
             value = getattr(self, key, 1)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{self.name or type(self).__name__}: parameter {key} must be "
-                                 f"a positive integer, got {value!r}")
-        if getattr(self, "hidden", 0) < 0:
-            raise ValueError(f"parameter hidden must be >= 0, got {self.hidden!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"parameter {key} must be a positive integer, got {value!r}")
+        hidden = getattr(self, "hidden", 0)
+        if not isinstance(hidden, int) or hidden < 0:
+            raise ValueError(f"parameter hidden must be an integer >= 0, got {hidden!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"parameter lr must be > 0, got {self.lr!r}")
+        if not (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")):
+            raise ValueError(f"parameter device must be auto, cpu or cuda, got {self.device!r}")
 
     def _setup(self, X: np.ndarray, X_val: np.ndarray | None):
         self._check_params()

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from anobench.api import LatentDetector, PosteriorDraw
+from anobench.errors import DataError
 from anobench.hookspecs import hookimpl
 from anobench.losses import (
     LIKELIHOODS, gaussian_kl, log_normal, log_standard_normal, reconstruction_nll, squared_error,
@@ -98,10 +99,10 @@ class VAEDetector(TorchDetector, LatentDetector):
     def _check_params(self) -> None:
         super()._check_params()
         if self.likelihood not in LIKELIHOODS:
-            raise ValueError(f"vae: parameter likelihood must be one of {', '.join(LIKELIHOODS)}, "
+            raise ValueError(f"parameter likelihood must be one of {', '.join(LIKELIHOODS)}, "
                              f"got {self.likelihood!r}")
         if not self.beta >= 0:
-            raise ValueError(f"vae: parameter beta must be >= 0, got {self.beta!r}")
+            raise ValueError(f"parameter beta must be >= 0, got {self.beta!r}")
 
     def _loss(self, model, x, train, generator):
         mu, logvar = model.encoder(x)
@@ -113,7 +114,7 @@ class VAEDetector(TorchDetector, LatentDetector):
     def fit(self, X, X_val=None):
         Xt, Xv, init_seed, train_seed = self._setup(X, X_val)
         if self.likelihood == "bernoulli" and (Xt.min() < 0 or Xt.max() > 1):
-            raise ValueError("vae: likelihood 'bernoulli' needs data in [0, 1]")
+            raise DataError("likelihood 'bernoulli' needs data in [0, 1]")
         net = VAENet(self.sample_shape_, self.latent_dim, self.filters, self.hidden)
         self.model_ = self._init(net, init_seed)
         self._train(self.model_, self._loss, Xt, Xv, train_seed)

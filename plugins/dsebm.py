@@ -73,10 +73,10 @@ class DSEBMDetector(TorchDetector):
     def _check_params(self) -> None:
         super()._check_params()
         if self.score_by not in SCORES:
-            raise ValueError(f"dsebm: parameter score_by must be one of {', '.join(SCORES)}, "
+            raise ValueError(f"parameter score_by must be one of {', '.join(SCORES)}, "
                              f"got {self.score_by!r}")
         if not self.sigma >= 0:
-            raise ValueError(f"dsebm: parameter sigma must be >= 0, got {self.sigma!r}")
+            raise ValueError(f"parameter sigma must be >= 0, got {self.sigma!r}")
 
     def _loss(self, model, x, train, generator):
         return score_matching_loss(model, x, self.sigma, generator, train)

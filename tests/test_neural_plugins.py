@@ -264,6 +264,22 @@ rules = ["expected"]
         load_suite(write_suite(text), registry)
 
 
+@pytest.mark.parametrize("params, fragment", [
+    ('{ likelihood = "bernouli" }', "likelihood must be one of mse, bernoulli, got 'bernouli'"),
+    ("{ beta = [1.0, -0.5] }", "beta must be >= 0, got -0.5"),
+    ("{ latent_dim = 0 }", "latent_dim must be a positive integer, got 0"),
+])
+def test_bad_parameter_values_are_refused_at_load(params, fragment, write_suite, registry):
+    text = HEAD + f"""
+[[detectors]]
+name = "vae"
+params = {params}
+"""
+    with pytest.raises(SuiteError, match=r"detectors\[0\]\.params: detector 'vae': ") as err:
+        load_suite(write_suite(text), registry)
+    assert fragment in str(err.value)
+
+
 def test_iwae_with_only_the_recon_measure_is_refused_at_load(write_suite, registry):
     text = HEAD + """
 [[detectors]]
