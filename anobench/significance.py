@@ -38,7 +38,7 @@ def reference_for(column: str, reference: str | None, columns: tuple[str, ...]) 
 
 def _test_label(results: list[stats.PairedResult]) -> str:
     methods = sorted({r.method for r in results if r.tested})
-    return "/".join(methods) if methods else "none"
+    return f"({'/'.join(methods)} p), " if methods else ""
 
 
 @dataclass
@@ -60,6 +60,8 @@ class TableTests:
         if not self.reference:
             return sem_txt + " No reference column: no significance marks."
         refs = sorted(set(self.reference.values()))
+        if len(refs) > 2:  # grid points: name the base column once
+            refs = [f"{b} (at the same grid point)" for b in sorted({base_column(r) for r in refs})]
         class_res = [r for (row, _), r in self.cells.items() if row != MEAN_ROW]
         mean_res = [r for (row, _), r in self.cells.items() if row == MEAN_ROW]
         corr = stats.CORRECTIONS[self.correction]
@@ -68,7 +70,7 @@ class TableTests:
         need = stats.min_pairs(self.alpha)
         parts = [sem_txt, (f"{DAGGER} significantly better than the reference "
                            f"{', '.join(refs)}: two-sided Wilcoxon signed-rank test "
-                           f"({_test_label(class_res + mean_res)} p), α = {self.alpha:g}, "
+                           f"{_test_label(class_res + mean_res)}α = {self.alpha:g}, "
                            f"{corr}.")]
         if class_res and not any(r.tested for r in class_res):
             parts.append(f"Classes: n = {n_txt} paired repetitions, too few for a test "
