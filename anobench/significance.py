@@ -38,7 +38,7 @@ def reference_for(column: str, reference: str | None, columns: tuple[str, ...]) 
 
 def _test_label(results: list[stats.PairedResult]) -> str:
     methods = sorted({r.method for r in results if r.tested})
-    return f"({'/'.join(methods)} p), " if methods else ""
+    return f" ({'/'.join(methods)} p), " if methods else ", "
 
 
 @dataclass
@@ -69,7 +69,7 @@ class TableTests:
         n_txt = str(n_cls[0]) if len(n_cls) == 1 else f"{n_cls[0]}–{n_cls[-1]}"
         need = stats.min_pairs(self.alpha)
         parts = [sem_txt, (f"{DAGGER} significantly better than the reference "
-                           f"{', '.join(refs)}: two-sided Wilcoxon signed-rank test "
+                           f"{', '.join(refs)}: two-sided Wilcoxon signed-rank test"
                            f"{_test_label(class_res + mean_res)}α = {self.alpha:g}, "
                            f"{corr}.")]
         if class_res and not any(r.tested for r in class_res):
