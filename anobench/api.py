@@ -125,6 +125,13 @@ class PosteriorDraw:
     def n_samples(self) -> int:
         return int(self.recon_samples.shape[0])
 
+    def head(self, k: int) -> PosteriorDraw:
+        """The draw restricted to its first ``k`` samples (itself if it has no more)."""
+        if k >= self.n_samples:
+            return self
+        return PosteriorDraw(self.recon_mu, self.recon_samples[:k], self.kl,
+                             self.log_weights[:k], self.beta)
+
 
 class LatentDetector(Detector):
     """A detector with a Gaussian posterior ``q(z|x)``; scoring rules apply.
@@ -136,6 +143,13 @@ class LatentDetector(Detector):
     default_rule: ClassVar[str] = "single"
 
     def posterior_draw(self, X: np.ndarray, n_samples: int, seed: int) -> PosteriorDraw:
+        """Draw the posterior once for ``X``.
+
+        The first ``k`` samples must not depend on ``n_samples`` (draw sample
+        ``l`` from the ``l``-th block of the seeded generator): the runner
+        draws once with the largest ``n_samples`` of a cell and gives each
+        suite entry its first ``n_samples`` rows (:meth:`PosteriorDraw.head`).
+        """
         raise NotImplementedError
 
 
@@ -153,6 +167,9 @@ class ScoringRule:
     measures: ClassVar[tuple[str, ...]] = MEASURES
     #: Smallest number of posterior samples the rule needs (0: only mu).
     min_samples: ClassVar[int] = 1
+    #: Most samples the rule reads (``None``: all ``L`` of the draw; ``single``
+    #: reads 1, ``expected`` 0). The runner draws no more than some rule reads.
+    max_samples: ClassVar[int | None] = None
 
     def reconstruction(self, draw: PosteriorDraw) -> np.ndarray:
         """Per-example reconstruction term, shape (n,)."""

@@ -152,6 +152,17 @@ def _instantiate(group: ModelGroup, seed: int, device: str | None):
     return group.cls(**params)
 
 
+def samples_read(cfg: DetectorConfig, rules: dict[str, Any]) -> int:
+    """Posterior samples the rules of one suite entry read (at most its ``n_samples``)."""
+    need = 0
+    for rname in cfg.rules:
+        rule = rules[rname]
+        cap = getattr(rule, "max_samples", None)
+        need = max(need, cfg.n_samples if cap is None else min(cfg.n_samples, cap),
+                   min(cfg.n_samples, getattr(rule, "min_samples", 1)))
+    return need
+
+
 def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], dict]:
     """Fit one model on one split and score every column; raise on failure."""
     det = _instantiate(group, seeds["model"], device)
@@ -168,10 +179,10 @@ def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], 
             results.append(dict(column=cfg.column, rule=None, measure=None, scores=scores, cfg=cfg))
     else:
         rules = {r: registry.rules[r].rule for cfg in group.configs for r in cfg.rules}
-        needs = any(getattr(rule, "min_samples", 1) > 0 for rule in rules.values())
-        n_draw = max(cfg.n_samples for cfg in group.configs) if needs else 0
-        draw = det.posterior_draw(split.X_test, n_samples=n_draw, seed=seeds["draw"])
+        n_draw = max(samples_read(cfg, rules) for cfg in group.configs)
+        full_draw = det.posterior_draw(split.X_test, n_samples=n_draw, seed=seeds["draw"])
         for cfg in group.configs:
+            draw = full_draw.head(cfg.n_samples)  # each entry sees its own L
             for rname in cfg.rules:
                 rule = rules[rname]
                 for measure in cfg.measures:

@@ -19,6 +19,7 @@ from anobench.hookspecs import hookimpl
 class Single(ScoringRule):
     name = "single"
     description = "one sampled z per example (the first of the draw): the paper's VAE"
+    max_samples = 1
 
     def reconstruction(self, draw: PosteriorDraw) -> np.ndarray:
         return draw.recon_samples[0]
@@ -53,6 +54,7 @@ class Expected(ScoringRule):
     description = ("decoder at the posterior mean, the expected latent representation "
                    "(ED-VAE); deterministic")
     min_samples = 0
+    max_samples = 0
 
     def reconstruction(self, draw: PosteriorDraw) -> np.ndarray:
         return draw.recon_mu

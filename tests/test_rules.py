@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import pytest
 
-from anobench.api import PosteriorDraw
+from anobench.api import LatentDetector, PosteriorDraw
 from anobench_plugins import rules
 
 
@@ -83,3 +84,73 @@ def test_every_builtin_rule_is_registered(registry):
         spec = registry.rule(rule.name)
         assert spec.plugin == "rules"
         assert spec.description
+
+
+# -- how the runner applies rules to one draw ---------------------------------
+
+class FakeLatent(LatentDetector):
+    """Scores = the pixel sum in samples 0-1 and its negative in samples 2+."""
+
+    requested: ClassVar[list[int]] = []
+
+    def __init__(self, *, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, X_val=None):
+        return self
+
+    def score(self, X):
+        return X.reshape(len(X), -1).sum(1)
+
+    def posterior_draw(self, X, n_samples, seed):
+        FakeLatent.requested.append(n_samples)
+        s = X.reshape(len(X), -1).sum(1).astype(np.float64)
+        rows = np.array([s if ell < 2 else -s for ell in range(n_samples)]).reshape(n_samples, -1)
+        return PosteriorDraw(recon_mu=s, recon_samples=rows, kl=np.zeros_like(s),
+                             log_weights=-rows, beta=1.0)
+
+
+def test_each_entry_reads_its_own_samples_and_no_more_are_drawn(tmp_path):
+    from anobench.hookspecs import hookimpl
+    from anobench.plugins import build_registry, get_plugin_manager
+    from anobench.runner import run_suite
+    from anobench.store import read_records
+    from anobench.suite import parse_suite
+
+    plugin = type("P", (), {})()
+    plugin.anobench_register_detectors = hookimpl(
+        lambda registry: registry.add_detector("fake", FakeLatent))
+    registry = build_registry(get_plugin_manager(extra_plugins=[("fakeplug", plugin)]))
+    text = """
+[suite]
+name = "fake"
+repetitions = 1
+[[datasets]]
+name = "digits"
+classes = [1]
+[[detectors]]
+name = "fake"
+label = "single-only"
+rules = ["single", "expected"]
+n_samples = 100
+[[detectors]]
+name = "fake"
+label = "two"
+rules = ["multi"]
+n_samples = 2
+[[detectors]]
+name = "fake"
+label = "four"
+rules = ["multi"]
+n_samples = 4
+"""
+    FakeLatent.requested.clear()
+    suite = parse_suite(text, "fake.toml", registry)
+    run_dir, failed = run_suite(suite, registry, results_root=tmp_path,
+                                stream=open("/dev/null", "w"))
+    assert failed == 0
+    assert FakeLatent.requested == [4]  # single reads 1 sample, expected none: L = 4, not 100
+    auc = {r["column"]: r["value"] for r in read_records(run_dir) if r["metric"] == "roc_auc"}
+    assert auc["two:multi"] != auc["four:multi"]
+    assert auc["four:multi"] == 0.5  # samples 0-1 and 2-3 cancel: constant scores
+    assert auc["two:multi"] == auc["single-only:single"] == auc["single-only:expected"]
