@@ -2,9 +2,9 @@
 
 The package is pip-installed (no build isolation, no dependencies: setuptools
 comes from the test environment, no network needed) into a temporary target
-folder that is put on PYTHONPATH of ``anobench`` subprocesses, so the test
-environment itself is not changed. anobench must find it only through the
-``anobench`` entry-point group.
+folder. That folder is put on ``sys.path`` only while a test runs (and on
+PYTHONPATH of subprocesses), so the test environment itself is not changed.
+anobench must find the plugin only through the ``anobench`` entry-point group.
 """
 from __future__ import annotations
 
@@ -48,17 +48,44 @@ def env_with(target: Path) -> dict[str, str]:
     return env
 
 
-def anobench(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "anobench", "-q", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=600, check=False)
+def activate(target: Path, monkeypatch) -> None:
+    """Put an install target on sys.path for this test, with a fresh plugin registry."""
+    import anobench.plugins
+
+    monkeypatch.syspath_prepend(str(target))
+    monkeypatch.setattr(anobench.plugins, "_cache", {})
+    monkeypatch.delenv("ANOBENCH_DISABLE_PLUGINS", raising=False)
+
+
+@pytest.fixture
+def use_target(monkeypatch):
+    return lambda target: activate(target, monkeypatch)
+
+
+def cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """Run the anobench CLI in this process; return (exit code, stdout, stderr)."""
+    from anobench.cli import main
+
+    code = main(["-q", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> dict[str, str]:
+def target(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("isoforest") / "site"
     pip_install_target(EXAMPLE, target)
     assert (target / "anobench_isoforest" / "plugin.py").is_file()
-    return env_with(target)
+    return target
+
+
+@pytest.fixture
+def installed(target, use_target) -> Path:
+    from anobench.plugins import load_registry
+
+    assert "isoforest" not in load_registry().detectors  # entry points are the only link
+    use_target(target)
+    return target
 
 
 def _row(listing: str, name: str) -> list[str]:
@@ -68,16 +95,12 @@ def _row(listing: str, name: str) -> list[str]:
     raise AssertionError(f"{name!r} not in anobench list:\n{listing}")
 
 
-def test_list_shows_the_plugin_that_provided_them(installed, tmp_path):
-    proc = anobench(["list"], installed, tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    iso, med = _row(proc.stdout, "isoforest"), _row(proc.stdout, "median")
+def test_list_shows_the_plugin_that_provided_them(installed, capsys):
+    code, out, err = cli(["list"], capsys)
+    assert code == 0, err
+    iso, med = _row(out, "isoforest"), _row(out, "median")
     assert iso[1] == "detector" and "anobench-isoforest" in iso
     assert med[1:3] == ["scoring", "rule"] and "anobench-isoforest" in med
-    # this test process has not got the install on its path: entry points are the only link
-    from anobench.plugins import load_registry
-
-    assert "isoforest" not in load_registry().detectors
 
 
 SUITE = """
@@ -86,7 +109,7 @@ name = "iso"
 repetitions = 2
 [[datasets]]
 name = "digits"
-classes = [0, 1]
+classes = [1]
 [[detectors]]
 name = "isoforest"
 params = { n_estimators = [25, 50] }
@@ -105,16 +128,16 @@ params = { max_epochs = 2, device = "cpu" }
 """
 
 
-def test_suite_with_the_plugin_detector_and_rule(installed, tmp_path):
+def test_suite_with_the_plugin_detector_and_rule(installed, tmp_path, capsys, monkeypatch):
     from anobench.plugins import load_registry
 
+    monkeypatch.chdir(tmp_path)
     has_vae = "vae" in load_registry().detectors
     (tmp_path / "s.toml").write_text(SUITE + (VAE_WITH_MEDIAN if has_vae else ""))
-    proc = anobench(["run", "s.toml", "--results", "res", "--format", "plain"], installed,
-                    tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    code, out, err = cli(["run", "s.toml", "--results", "res", "--format", "plain"], capsys)
+    assert code == 0, err
     for column in ("isoforest[n_estimators=25]", "isoforest[n_estimators=50]", "pca"):
-        assert column in proc.stdout, proc.stdout
+        assert column in out, out
     records = [json.loads(line) for line in
                (next((tmp_path / "res" / "iso").iterdir()) / "records.jsonl").open()]
     results = [r for r in records if r.get("kind") == "result"]
@@ -123,19 +146,20 @@ def test_suite_with_the_plugin_detector_and_rule(installed, tmp_path):
         pytest.skip("the 'vae' detector is not registered (neural plugins missing): "
                     "the median rule was not run")
     for column in ("vae:median", "vae:single", "vae:expected"):
-        assert column in proc.stdout, proc.stdout
+        assert column in out, out
     median = [r for r in results if r["rule"] == "median"]
-    # 2 classes x 2 repetitions x 2 measures x 3 metrics
-    assert len(median) == 24 and {r["measure"] for r in median} == {"recon", "elbo"}
+    # 1 class x 2 repetitions x 2 measures x 3 metrics
+    assert len(median) == 12 and {r["measure"] for r in median} == {"recon", "elbo"}
     # every rule of one cell is a reduction of the same trained model
     assert len({r["model"] for r in results if r["detector"] == "vae"}) == 1
 
 
-def test_the_plugin_passes_its_own_conformance_tests(installed, tmp_path):
+def test_the_plugin_passes_its_own_conformance_tests(target, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
          str(tmp_path), str(EXAMPLE / "tests")],
-        capture_output=True, text=True, env=installed, cwd=tmp_path, timeout=300, check=False)
+        capture_output=True, text=True, env=env_with(target), cwd=tmp_path, timeout=300,
+        check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "2 passed" in proc.stdout
 
@@ -175,13 +199,15 @@ def anobench_register_detectors(registry):
     ("duplicate", "plugin 'classical': detector 'pca' is already registered by plugin "
                   "'broken-duplicate'"),
 ])
-def test_a_broken_installed_plugin_is_a_one_line_error_naming_it(tmp_path, kind, expected):
+def test_a_broken_installed_plugin_is_a_one_line_error_naming_it(tmp_path, kind, expected,
+                                                                 use_target, capsys):
     src = tmp_path / "pkg"
     src.mkdir()
     (src / "pyproject.toml").write_text(BROKEN_PYPROJECT.format(kind=kind))
     (src / f"anobench_broken_{kind}.py").write_text(BROKEN_CODE[kind])
     target = tmp_path / "site"
     pip_install_target(src, target)
-    proc = anobench(["list"], env_with(target), tmp_path)
-    assert proc.returncode == 2
-    assert proc.stderr == f"anobench: error: {expected}\n"
+    use_target(target)
+    code, out, err = cli(["list"], capsys)
+    assert code == 2 and out == ""
+    assert err == f"anobench: error: {expected}\n"

@@ -7,7 +7,7 @@ import sys
 import tomllib
 
 import pytest
-from test_example_plugin import anobench, env_with, pip_install_target
+from test_example_plugin import activate, cli, env_with, pip_install_target
 
 from anobench.cli import main
 from anobench.scaffold import plugin_files
@@ -21,25 +21,26 @@ def generated(tmp_path_factory):
     target = parent / "site"
     for name in ("my-det", "trimmed"):
         pip_install_target(parent / f"anobench-{name}", target)
-    return parent, env_with(target)
+    return parent, target
 
 
 def test_generated_packages_pass_their_conformance_tests(generated):
-    parent, env = generated
+    parent, target = generated
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
          "--rootdir", str(parent), str(parent / "anobench-my-det" / "tests"),
          str(parent / "anobench-trimmed" / "tests")],
-        capture_output=True, text=True, env=env, cwd=parent, timeout=300, check=False)
+        capture_output=True, text=True, env=env_with(target), cwd=parent, timeout=300,
+        check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "2 passed" in proc.stdout
 
 
-def test_generated_plugins_are_listed_with_their_plugin_name(generated):
-    parent, env = generated
-    proc = anobench(["list"], env, parent)
-    assert proc.returncode == 0, proc.stderr
-    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[2:] if line.strip()}
+def test_generated_plugins_are_listed_with_their_plugin_name(generated, monkeypatch, capsys):
+    activate(generated[1], monkeypatch)
+    code, out, err = cli(["list"], capsys)
+    assert code == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()}
     assert "anobench-my-det" in rows["my-det"] and " detector " in rows["my-det"]
     assert "anobench-trimmed" in rows["trimmed"] and "scoring rule" in rows["trimmed"]
 
