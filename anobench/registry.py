@@ -107,9 +107,12 @@ class Registry:
                 "(use lowercase letters, digits, '-', '_' or '.')"
             )
         if name in table:
+            first, second = sorted({table[name].plugin, plugin})
             raise PluginError(
-                f"plugin {plugin!r}: {kind} {name!r} is already registered "
-                f"by plugin {table[name].plugin!r}"
+                f"{kind} {name!r} is registered by two plugins, {first!r} and {second!r}; "
+                f"rename one or disable one with ANOBENCH_DISABLE_PLUGINS"
+                if first != second else
+                f"plugin {plugin!r} registers {kind} {name!r} twice"
             )
 
     def add_detector(

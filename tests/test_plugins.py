@@ -47,7 +47,7 @@ def test_extra_plugin_is_registered_and_named():
 
 def test_duplicate_name_names_both_plugins():
     plugin = make_plugin(anobench_register_detectors=lambda registry: registry.add_detector("pca", Good))
-    with pytest.raises(PluginError, match="plugin 'dup': detector 'pca' is already registered by plugin 'classical'"):
+    with pytest.raises(PluginError, match="detector 'pca' is registered by two plugins, 'classical' and 'dup'; rename one or disable one with ANOBENCH_DISABLE_PLUGINS"):
         build_registry(get_plugin_manager(extra_plugins=[("dup", plugin)]))
 
 
