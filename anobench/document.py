@@ -228,11 +228,15 @@ def _summary(pair_secs: list[list[PairSection]], alpha: float) -> list[str]:
             per_class = [x for x in s.rows if x.unit == "repetitions"]
             sig = sum(x.p_adj is not None and x.p_adj < alpha and x.result.rank_biserial > 0
                       for x in per_class)
+            tested = [x for x in per_class if x.result.tested]
+            reps = sorted({x.result.n for x in per_class}) or [0]
+            per = (f"significantly better per class (corrected) in {sig} of {len(tested)} "
+                   "tested classes" if tested else
+                   f"no per-class test ({reps[-1]} repetition(s) per class)")
             out.append(f"{s.a} vs {s.b}, {label}, {where}: mean {100 * r.mean_a:.1f} vs "
                        f"{100 * r.mean_b:.1f}, {s.a} higher in {res.wins} of {res.n} classes "
                        f"(W/T/L {res.wins}/{res.ties}/{res.losses}), Wilcoxon on class means "
-                       f"{test}; significantly better per class (corrected) in "
-                       f"{sig} of {len(per_class)}.")
+                       f"{test}; {per}.")
     return out
 
 

@@ -55,7 +55,7 @@ class TableTests:
 
     def footnote(self, sem_ddof: int = 1) -> str:
         t = self.table
-        sem_txt = (f"mean ± SEM over {n_repetitions(t)} repetitions, ×100; SEM = std "
+        sem_txt = (f"mean ± SEM over {n_repetitions(t)} repetition(s), ×100; SEM = std "
                    f"(ddof={sem_ddof}) / √n; bold = best per row; mean row = mean over classes.")
         if not self.reference:
             return sem_txt + " No reference column: no significance marks."
