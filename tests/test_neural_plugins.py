@@ -122,7 +122,7 @@ def test_iwae_matches_brute_force_integration_on_a_tiny_model():
     det = VAEDetector(latent_dim=1, hidden=16, lr=1e-2, batch_size=50, max_epochs=40,
                       device="cpu", random_state=0).fit(X[:250], X[250:])
     Xq = X[250:256]
-    draw = det.posterior_draw(Xq, n_samples=4000, seed=3)
+    draw = det.posterior_draw(Xq, n_samples=1000, seed=3)
     est = IWAE().reduce(draw, "elbo")
     z = torch.linspace(-10, 10, 40001, dtype=torch.float64)[:, None]
     with torch.no_grad():
