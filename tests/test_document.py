@@ -128,3 +128,12 @@ def test_grid_pairs_get_one_row_per_grid_point(tmp_path):
     assert [r.split("|")[1].strip() for r in rows] == ["[beta=0]", "[beta=0.5]", "[beta=1]"]
     # six class means, all better: exact p = 2/2**6; two repetitions: no per-class test
     assert all("0.0312" in r and r.rstrip(" |").endswith("–") for r in rows)
+
+
+def test_summary_states_the_across_class_result(written):
+    _, text = written
+    summary = text.split("## Summary", 1)[1].split("## Tables", 1)[0]
+    # 4 classes: too few class means for a test; 8 repetitions: per-class tests run
+    assert "ed-vae vs vae, AUC (elbo), d:" in summary
+    assert "W/T/L 4/0/0" in summary and "n=4<6: no test" in summary
+    assert "significantly better per class (corrected) in 4 of 4 tested classes" in summary
