@@ -37,7 +37,7 @@ def reference_for(column: str, reference: str | None, columns: tuple[str, ...]) 
 
 
 def _test_label(results: list[stats.PairedResult]) -> str:
-    methods = sorted({r.method for r in results if r.tested})
+    methods = sorted({r.method for r in results if r.tested and r.method in ("exact", "normal")})
     return f" ({'/'.join(methods)} p), " if methods else ", "
 
 
@@ -73,7 +73,7 @@ class TableTests:
                            f"{_test_label(class_res + mean_res)}α = {self.alpha:g}, "
                            f"{corr}.")]
         if class_res and not any(r.tested for r in class_res):
-            parts.append(f"Classes: n = {n_txt} paired repetitions, too few for a test "
+            parts.append(f"Classes: n = {n_txt} paired repetition(s), too few for a test "
                          f"(needs n ≥ {need} at α = {self.alpha:g}): no marks per class.")
         elif class_res:
             parts.append(f"Classes: n = {n_txt} repetitions paired by repetition, corrected "
