@@ -76,14 +76,16 @@ def rule_figures(run_dir: Path, tables: list[Table], records: list[dict[str, Any
                  sem_ddof: int) -> list[Fig]:
     """Per class mean ± SEM of the rules of each model without a grid."""
     model_cols: dict[str, dict[str, str]] = defaultdict(dict)  # model -> column -> rule
+    model_det: dict[str, str] = {}
     for r in records:
         if r.get("rule") and r.get("model") and not r.get("grid"):
             model_cols[r["model"]].setdefault(r["column"], r["rule"])
+            model_det.setdefault(r["model"], str(r.get("detector") or r["column"]))
     out = []
     for t in tables:
         if t.metric not in FIG_METRICS:
             continue
-        for cols in model_cols.values():
+        for model, cols in model_cols.items():
             first: dict[str, str] = {}  # one column per rule: same model + rule = same scores
             for c in cols:
                 if c in t.columns:
@@ -97,9 +99,9 @@ def rule_figures(run_dir: Path, tables: list[Table], records: list[dict[str, Any
             mean = np.array([[np.mean(t.values[(row, c)]) for c in names] for row in rows])
             err = np.array([[sem(t.values[(row, c)], sem_ddof) for c in names] for row in rows])
             label = LABELS.get(t.metric, t.metric)
-            model_name = " / ".join(sorted(prefix := {c.rsplit(":", 1)[0] for c in names}))
-            ticks = [cols[c] if len(prefix) == 1 and c.endswith(f":{cols[c]}") else c
-                     for c in names]
+            model_name = model_det[model]
+            ticks = [cols[c] for c in names]  # one column per rule: the rule names it
+            listing = ", ".join(f"{cols[c]} = {c}" for c in names)
             png, svg = plots.rules_per_class(
                 rows, ticks, mean, err,
                 _stem(run_dir, "rules", t.dataset, model_name, t.metric, t.measure or ""),
@@ -107,7 +109,8 @@ def rule_figures(run_dir: Path, tables: list[Table], records: list[dict[str, Any
                                     f"rules of {model_name}")
             out.append(Fig(png, svg, f"{t.dataset}: {label} per class of the scoring rules of "
                            f"one trained {model_name} (mean ± SEM over repetitions, "
-                           f"SEM ddof={sem_ddof}){_measure_txt(t.measure)}.", "rules"))
+                           f"SEM ddof={sem_ddof}){_measure_txt(t.measure)}; columns: {listing}.",
+                           "rules"))
     return out
 
 
@@ -192,19 +195,23 @@ def curve_figures(run_dir: Path, tables: list[Table], options: ReportOptions) ->
                                     f"(scores/ holds the cells of runs made with this version)")
             continue
         labels = cells[0].labels
-        multi = len({m for c in cells for (_, m) in c.scores if m}) > 1
+        measures = [m for c in cells for (_, m) in c.scores if m]
+        measure = measures[0] if measures else None  # one measure: fewer, comparable curves
         curves: dict[str, np.ndarray] = {}
         for c in cells:
             if len(c.labels) != len(labels) or not np.array_equal(c.labels, labels):
                 continue
-            for (col, measure), s in c.scores.items():
-                curves[f"{col} [{measure}]" if multi and measure else col] = s
+            for (col, m), s in c.scores.items():
+                if m in (None, measure) and not any(np.array_equal(s, v) for v in curves.values()):
+                    curves[col] = s  # identical scores (e.g. vae and vae:single) drawn once
         shown = dict(list(curves.items())[:MAX_CURVES])
         png, svg = plots.roc_pr_curves(labels, shown, _stem(run_dir, "curves", spec),
                                        title=f"{dataset}, normal class {normal}, "
                                              f"repetition {rep_i}")
         more = f" (first {MAX_CURVES} of {len(curves)} columns)" if len(curves) > len(shown) else ""
+        mtxt = f", measure {measure}" if len(set(measures)) > 1 else ""
         out.append(Fig(png, svg, f"ROC and precision–recall curves, {dataset}, normal class "
-                       f"{normal}, repetition {rep_i}: {int(labels.sum())} anomalies of "
-                       f"{len(labels)} test samples{more}.", "curves"))
+                       f"{normal}, repetition {rep_i}{mtxt}: {int(labels.sum())} anomalies of "
+                       f"{len(labels)} test samples{more}; columns with identical scores "
+                       "drawn once.", "curves"))
     return out
