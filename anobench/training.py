@@ -16,11 +16,12 @@ Progress goes to the ``anobench.training`` logger, at most one line every
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -48,6 +49,24 @@ def resolve_device(device: str | None) -> str:
     if device in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
     return str(device)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Let torch use ``n`` CPU threads inside the block (0: leave the setting alone).
+
+    Small networks gain nothing from intra-op threads, and on a machine whose
+    cores are busy two threads can be several times slower than one.
+    """
+    if n <= 0:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def check_finite(X: np.ndarray, what: str) -> np.ndarray:

@@ -16,7 +16,7 @@ from anobench.errors import DataError
 from anobench.nn import keras_init_
 from anobench.training import (
     LossFn, TrainConfig, TrainResult, as_tensor, fit_model, make_generator, resolve_device,
-    seeds_from,
+    seeds_from, torch_threads,
 )
 
 #: Rows decoded at once when scoring.
@@ -52,6 +52,13 @@ class TorchDetector(Detector):
             raise ValueError(f"parameter lr must be > 0, got {self.lr!r}")
         if not (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")):
             raise ValueError(f"parameter device must be auto, cpu or cuda, got {self.device!r}")
+        threads = getattr(self, "threads", 0)
+        if not isinstance(threads, int) or threads < 0:
+            raise ValueError(f"parameter threads must be an integer >= 0, got {threads!r}")
+
+    def _threads(self):
+        """Context in which this detector fits and scores (its ``threads`` setting)."""
+        return torch_threads(getattr(self, "threads", 0))
 
     def _setup(self, X: np.ndarray, X_val: np.ndarray | None):
         self._check_params()
@@ -75,7 +82,8 @@ class TorchDetector(Detector):
         config = TrainConfig(lr=self.lr, batch_size=self.batch_size, max_epochs=self.max_epochs,
                              patience=self.patience, restore_best=self.restore_best, seed=seed,
                              device=self.device_, name=self.name or type(self).__name__)
-        self.train_result_ = fit_model(model, loss_fn, Xt, Xv, config)
+        with self._threads():
+            self.train_result_ = fit_model(model, loss_fn, Xt, Xv, config)
         return self.train_result_
 
     def _test_tensor(self, X: np.ndarray) -> torch.Tensor:

@@ -28,7 +28,7 @@ class AEDetector(TorchDetector):
     def __init__(self, *, latent_dim: int = 32, filters: int = 32, hidden: int = 0,
                  lr: float = 1e-4, batch_size: int = 128, max_epochs: int = 1000,
                  patience: int = 20, restore_best: bool = True, device: str = "auto",
-                 random_state: int | None = None) -> None:
+                 threads: int = 0, random_state: int | None = None) -> None:
         self.latent_dim = latent_dim
         self.filters = filters
         self.hidden = hidden
@@ -38,6 +38,7 @@ class AEDetector(TorchDetector):
         self.patience = patience
         self.restore_best = restore_best
         self.device = device
+        self.threads = threads
         self.random_state = random_state
 
     @staticmethod
@@ -53,7 +54,7 @@ class AEDetector(TorchDetector):
 
     def score(self, X):
         Xt = self._test_tensor(X)
-        with torch.no_grad():
+        with torch.no_grad(), self._threads():
             err = batched(lambda x: self._loss(self.model_, x, False, None), Xt, SCORE_BATCH)
         return err.double().cpu().numpy()
 
@@ -71,7 +72,11 @@ class VAEDetector(TorchDetector, LatentDetector):
     beta : float
         Weight of the KL term in the training objective (β-VAE, Appendix A.2)
         and in the ``elbo`` measure.
+    threads : int
+        CPU threads torch may use while this detector fits and scores (0:
+        torch's default). 1 suits small networks and busy machines.
 
+    The other parameters are shared with ``ae`` and ``dsebm`` (see README).
     ``score(X)`` is the single-sample ELBO measure (the paper's "VAE"); the
     runner uses :meth:`posterior_draw` and the scoring rules instead.
     """
@@ -82,7 +87,7 @@ class VAEDetector(TorchDetector, LatentDetector):
                  likelihood: str = "mse", beta: float = 1.0, lr: float = 1e-4,
                  batch_size: int = 128, max_epochs: int = 1000, patience: int = 20,
                  restore_best: bool = True, device: str = "auto",
-                 random_state: int | None = None) -> None:
+                 threads: int = 0, random_state: int | None = None) -> None:
         self.latent_dim = latent_dim
         self.filters = filters
         self.hidden = hidden
@@ -94,6 +99,7 @@ class VAEDetector(TorchDetector, LatentDetector):
         self.patience = patience
         self.restore_best = restore_best
         self.device = device
+        self.threads = threads
         self.random_state = random_state
 
     def _check_params(self) -> None:
@@ -131,7 +137,7 @@ class VAEDetector(TorchDetector, LatentDetector):
         lik = self.likelihood
         n = len(Xt)
         gen = make_generator(seed, self.device_)
-        with torch.no_grad():
+        with torch.no_grad(), self._threads():
             mu = batched(lambda x: model.encoder(x)[0], Xt, SCORE_BATCH)
             logvar = batched(lambda x: model.encoder(x)[1], Xt, SCORE_BATCH)
             kl = gaussian_kl(mu, logvar)

@@ -56,7 +56,7 @@ class DSEBMDetector(TorchDetector):
                  sigma: float = 0.5, score_by: str = "energy", lr: float = 1e-4,
                  batch_size: int = 128, max_epochs: int = 1000, patience: int = 20,
                  restore_best: bool = True, device: str = "auto",
-                 random_state: int | None = None) -> None:
+                 threads: int = 0, random_state: int | None = None) -> None:
         self.latent_dim = latent_dim
         self.filters = filters
         self.hidden = hidden
@@ -68,6 +68,7 @@ class DSEBMDetector(TorchDetector):
         self.patience = patience
         self.restore_best = restore_best
         self.device = device
+        self.threads = threads
         self.random_state = random_state
 
     def _check_params(self) -> None:
@@ -95,6 +96,10 @@ class DSEBMDetector(TorchDetector):
                               for i in range(0, len(Xt), SCORE_BATCH)])
 
     def score(self, X):
+        with self._threads():
+            return self._score(X)
+
+    def _score(self, X):
         if self.score_by == "energy":
             return self.energy(X).double().cpu().numpy()
         Xt = self._test_tensor(X)

@@ -268,6 +268,7 @@ rules = ["expected"]
     ('{ likelihood = "bernouli" }', "likelihood must be one of mse, bernoulli, got 'bernouli'"),
     ("{ beta = [1.0, -0.5] }", "beta must be >= 0, got -0.5"),
     ("{ latent_dim = 0 }", "latent_dim must be a positive integer, got 0"),
+    ("{ threads = -1 }", "threads must be an integer >= 0, got -1"),
 ])
 def test_bad_parameter_values_are_refused_at_load(params, fragment, write_suite, registry):
     text = HEAD + f"""

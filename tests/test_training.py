@@ -11,6 +11,7 @@ from torch import nn
 from anobench.errors import AnobenchError
 from anobench.training import (
     DivergenceError, NonFiniteDataError, TrainConfig, as_tensor, fit_model, seeds_from,
+    torch_threads,
 )
 
 
@@ -120,3 +121,12 @@ def test_derived_seeds_are_distinct_and_reproducible():
     assert seeds_from(3, 3) == seeds_from(3, 3)
     assert len(set(seeds_from(3, 3))) == 3
     assert seeds_from(3, 2) != seeds_from(4, 2)
+
+
+def test_torch_threads_is_scoped():
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with torch_threads(0):  # 0 leaves the setting alone
+        assert torch.get_num_threads() == before
