@@ -99,6 +99,15 @@ def _pair_grid(sec: PairSection, alpha: float, correction: str) -> Grid:
             f"{stats.CORRECTIONS[correction]} over the classes of a dataset. 'all classes': "
             "class means paired by class (uncorrected); dataset 'all': every (dataset, class) "
             "block.")
+    per_class = [r for r in sec.rows if r.unit == "repetitions" and r.result.tested]
+    if per_class and correction != "none":
+        n = max(r.result.n for r in per_class)
+        m = max(sum(x.dataset == d for x in per_class) for d in {x.dataset for x in per_class})
+        floor = stats.smallest_corrected_p(n, m, correction)
+        if floor >= alpha:
+            note += (f" With n = {n} repetitions and {m} classes the smallest attainable "
+                     f"corrected p is {floor:.3g} ≥ α: no class can be significant after "
+                     "correction (the uncorrected p is shown).")
     return Grid(headers, rows, title, note, True)
 
 

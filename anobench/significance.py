@@ -78,6 +78,11 @@ class TableTests:
         elif class_res:
             parts.append(f"Classes: n = {n_txt} repetitions paired by repetition, corrected "
                          f"over the {len(t.rows)} classes of each column.")
+            floor = stats.smallest_corrected_p(n_cls[-1], len(t.rows), self.correction)
+            if floor >= self.alpha and self.correction != "none":
+                parts.append(f"With n = {n_cls[-1]} and {len(t.rows)} classes the smallest "
+                             f"attainable corrected p is {floor:.3g} ≥ α, so no class can be "
+                             "marked; see the uncorrected p of the paired tests.")
         if mean_res:
             n_mean = mean_res[0].n
             if not any(r.tested for r in mean_res):

@@ -55,6 +55,16 @@ def min_pairs(alpha: float) -> int:
     return n
 
 
+def smallest_corrected_p(n: int, m: int, correction: str) -> float:
+    """Smallest attainable corrected p of ``m`` exact tests with ``n`` pairs each.
+
+    The smallest exact two-sided p with ``n`` pairs is ``2 / 2**n``; Holm and
+    Bonferroni multiply the smallest p of a family by ``m``.
+    """
+    p = 2.0 ** (1 - n)
+    return p if correction == "none" else min(1.0, p * m)
+
+
 def midranks(x: np.ndarray) -> np.ndarray:
     """Ranks 1..n of ``x`` (ascending), ties sharing the mean rank."""
     return _st.rankdata(np.asarray(x, dtype=np.float64), method="average")

@@ -151,3 +151,13 @@ def test_rank_tests_friedman_matches_stats(records):
     assert s.result.avg_ranks[cols.index("always")] < s.result.avg_ranks[cols.index("worse")]
     only = rank_tests(build_tables(records), columns=("vae", "ed-vae", "pca"))[0]
     assert set(only.columns) == {"vae", "ed-vae", "pca"}
+
+
+def test_footnote_says_when_correction_makes_marks_impossible():
+    recs = make_records(_value, RULES, reps=6, classes=range(10))
+    t = build_tables(recs)[0]
+    tests = table_tests(t, "vae")
+    assert not {k for k in tests.marks if k[0] != MEAN_ROW}  # 2/2**6 * 10 > 0.05
+    assert "smallest attainable corrected p is 0.312 ≥ α" in tests.footnote()
+    assert "smallest attainable" not in table_tests(build_tables(
+        make_records(_value, RULES, reps=10, classes=range(3)))[0], "vae").footnote()

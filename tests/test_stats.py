@@ -132,3 +132,10 @@ def test_cd_groups():
     assert stats.cd_groups(np.array([3.2, 1.0, 2.9, 1.5]), 1.0) == [(0, 1), (2, 3)]
     assert stats.cd_groups(np.array([1.0, 2.0, 3.0]), 5.0) == [(0, 2)]
     assert stats.cd_groups(np.array([1.0, 3.0]), 1.0) == []
+
+
+def test_smallest_corrected_p():
+    assert stats.smallest_corrected_p(6, 10, "holm") == pytest.approx(10 / 32)
+    assert stats.smallest_corrected_p(10, 3, "bonferroni") == pytest.approx(3 / 512)
+    assert stats.smallest_corrected_p(6, 10, "none") == pytest.approx(1 / 32)
+    assert stats.smallest_corrected_p(2, 10, "holm") == 1.0
