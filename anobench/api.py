@@ -11,7 +11,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -183,11 +183,3 @@ class ScoringRule:
         if measure == "elbo":
             return recon + draw.beta * np.asarray(draw.kl, dtype=np.float64)
         raise ValueError(f"scoring rule {self.name!r} does not support measure {measure!r}")
-
-
-@dataclass
-class FitResult:
-    """What the runner stores about one fitted model."""
-
-    fit_seconds: float
-    info: dict[str, Any] = field(default_factory=dict)
