@@ -48,7 +48,7 @@ params = { n_components = 16 }
     suite = parse_suite(text, "bench.toml", registry)
     import io
 
-    run_dir, failed = benchmark.pedantic(
+    _, failed = benchmark.pedantic(
         run_suite, args=(suite, registry), kwargs={"results_root": tmp_path, "stream": io.StringIO()},
         rounds=3, iterations=1)
     assert failed == 0
