@@ -138,8 +138,9 @@ class VAEDetector(TorchDetector, LatentDetector):
         n = len(Xt)
         gen = make_generator(seed, self.device_)
         with torch.no_grad(), self._threads():
-            mu = batched(lambda x: model.encoder(x)[0], Xt, SCORE_BATCH)
-            logvar = batched(lambda x: model.encoder(x)[1], Xt, SCORE_BATCH)
+            parts = [model.encoder(Xt[i:i + SCORE_BATCH]) for i in range(0, n, SCORE_BATCH)]
+            mu = torch.cat([m for m, _ in parts])
+            logvar = torch.cat([lv for _, lv in parts])
             kl = gaussian_kl(mu, logvar)
             recon_mu = torch.cat([
                 reconstruction_nll(Xt[i:i + SCORE_BATCH], model.decoder(mu[i:i + SCORE_BATCH]), lik)
