@@ -34,6 +34,12 @@ class TorchDetector(Detector):
     device: str
     random_state: int | None
 
+    def _set_params(self, params: dict[str, Any]) -> None:
+        """Store the ``__init__`` arguments unchanged (call with ``locals()``)."""
+        for key, value in params.items():
+            if key not in ("self", "__class__"):
+                setattr(self, key, value)
+
     @classmethod
     def check_params(cls, params: dict[str, Any]) -> None:
         """Refuse bad parameter values (the suite loader calls this before training)."""

@@ -57,19 +57,7 @@ class DSEBMDetector(TorchDetector):
                  batch_size: int = 128, max_epochs: int = 1000, patience: int = 20,
                  restore_best: bool = True, device: str = "auto",
                  threads: int = 0, random_state: int | None = None) -> None:
-        self.latent_dim = latent_dim
-        self.filters = filters
-        self.hidden = hidden
-        self.sigma = sigma
-        self.score_by = score_by
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.restore_best = restore_best
-        self.device = device
-        self.threads = threads
-        self.random_state = random_state
+        self._set_params(locals())
 
     def _check_params(self) -> None:
         super()._check_params()
