@@ -154,8 +154,9 @@ def build(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     if overrides:
         options = dataclasses.replace(options, **{k: v for k, v in overrides.items()
                                                   if v is not None})
-    records = read_records(run_dir)
-    errors = read_records(run_dir, ("error",))
+    stored = read_records(run_dir, ("result", "error"))  # one pass over the file
+    records = [r for r in stored if r["kind"] == "result"]
+    errors = [r for r in stored if r["kind"] == "error"]
     columns = sorted({r["column"] for r in records})
     where = f"{run_dir}"
     if options.reference:

@@ -149,6 +149,17 @@ def _instantiate(cls: type, params: dict[str, Any], seed: int):
     return cls(**p), p
 
 
+def _check_registers(checker: _Checker, method: str, component: Any) -> None:
+    """Register ``component`` in a fresh registry, as a plugin hook would."""
+    reg = Registry()
+    reg.current_plugin = "conformance-check"
+    args = (component,) if method == "add_scoring_rule" else ("conformance-check", component)
+    try:
+        getattr(reg, method)(*args)
+    except AnobenchError as exc:
+        raise checker.fail("registration", str(exc)) from None
+
+
 def check_detector(cls: type, params: dict[str, Any] | None = None, *,
                    kinds: tuple[str, ...] = KINDS, seed: int = 0, min_auc: float = 0.9) -> None:
     """Check a detector class against the detector contract (see module docs).
@@ -175,12 +186,7 @@ def check_detector(cls: type, params: dict[str, Any] | None = None, *,
     params = dict(params or {})
     name = getattr(cls, "__name__", repr(cls))
     top = _Checker(f"check_detector({name})")
-    reg = Registry()
-    reg.current_plugin = "conformance-check"
-    try:
-        reg.add_detector("conformance-check", cls)
-    except AnobenchError as exc:
-        raise top.fail("registration", str(exc)) from None
+    _check_registers(top, "add_detector", cls)
     signature = init_parameters(cls)
     unknown = set(params) - set(signature)
     if unknown:
@@ -310,12 +316,7 @@ def check_scoring_rule(rule: Any) -> None:
         rule = rule()
     name = getattr(rule, "name", "") or type(rule).__name__
     c = _Checker(f"check_scoring_rule({name})")
-    reg = Registry()
-    reg.current_plugin = "conformance-check"
-    try:
-        reg.add_scoring_rule(rule)
-    except AnobenchError as exc:
-        raise c.fail("registration", str(exc)) from None
+    _check_registers(c, "add_scoring_rule", rule)
     bad = [m for m in rule.measures if m not in MEASURES]
     if bad:
         raise c.fail("measures", f"{bad} are not measures anobench knows ({', '.join(MEASURES)})")
@@ -355,12 +356,7 @@ def check_dataset(loader: Any, data_dir: Any = None, **options: Any) -> LabeledD
     """
     name = getattr(loader, "__name__", repr(loader))
     c = _Checker(f"check_dataset({name})")
-    reg = Registry()
-    reg.current_plugin = "conformance-check"
-    try:
-        reg.add_dataset("conformance-check", loader)
-    except AnobenchError as exc:
-        raise c.fail("registration", str(exc)) from None
+    _check_registers(c, "add_dataset", loader)
     data = loader(data_dir=data_dir, **options)
     if not isinstance(data, LabeledData):
         raise c.fail("return", f"returned {type(data).__name__}, not a LabeledData")
