@@ -19,7 +19,14 @@ import tomllib
 from anobench import stats
 from anobench.errors import AnobenchError
 from anobench.metrics import LABELS
-from anobench.report import Cell, build_tables, latex_escape, render_grid, table_cells
+from anobench.report import (
+    Cell,
+    build_tables,
+    latex_escape,
+    render_grid,
+    table_cells,
+    test_set_note,
+)
 from anobench.reportcfg import ReportOptions, check_columns, parse_report_options, resolve
 from anobench.significance import PairSection, pair_tests, rank_tests, table_tests
 from anobench.store import read_meta, read_records
@@ -181,7 +188,8 @@ def build(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     for t in tables:
         tests = table_tests(t, reference, alpha=a_, correction=options.correction)
         headers, rows = table_cells(t, options.sem_ddof, tests.marks)
-        blocks.append(Grid(headers, rows, t.title, tests.footnote(options.sem_ddof), True))
+        note = " ".join(filter(None, [tests.footnote(options.sem_ddof), test_set_note(t)]))
+        blocks.append(Grid(headers, rows, t.title, note, True))
     pair_secs = [pair_tests(tables, a, b, alpha=a_, correction=options.correction)
                  for a, b in pairs]
     summary = _summary(pair_secs, a_)

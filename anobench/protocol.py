@@ -8,7 +8,9 @@ For a normal class c (or a set of classes):
   repetition, as in the authors' code.
 * test data: all test-set samples of c plus ``floor(n_c / (1 - p) * p)``
   anomalies drawn without replacement from the other classes, re-drawn for
-  every repetition (seed from suite seed, dataset, class, repetition).
+  every repetition (seed from suite seed, dataset, class, repetition) — the
+  ``ratio`` setting; or, in the ``all`` setting, every test-set sample of the
+  other classes (the same test set in every repetition).
 
 Anomalies are the positive class (label 1).
 
@@ -62,6 +64,72 @@ def n_anomalies_for(n_normal: int, ratio: float) -> int:
     return math.floor(n_normal / (1.0 - ratio) * ratio)
 
 
+ANOMALY_SETTINGS = ("ratio", "all")
+
+
+def largest_fitting_ratio(n_normal: int, n_other: int) -> float:
+    """A short ratio ``p`` that takes all ``n_other`` anomalies: ``floor(n/(1-p)·p) == m``.
+
+    Every ``p`` in ``[m/(n+m), (m+1)/(n+m+1))`` does; this returns the
+    shortest decimal (fewest significant digits) in that range, so that it
+    can be written in a suite as it is printed.
+    """
+    if n_other <= 0:
+        return 0.0
+    exact = n_other / (n_normal + n_other)
+    for digits in range(1, 16):
+        scale = 10 ** (digits - 1 - math.floor(math.log10(exact)))
+        p = math.ceil(exact * scale) / scale
+        if p < 1.0 and n_anomalies_for(n_normal, p) == n_other:
+            return p
+    return exact
+
+
+def test_set_sizes(data: LabeledData, normal: int | tuple[int, ...], anomalies: str = "ratio",
+                   ratio: float = 0.2) -> tuple[int, int, int]:
+    """``(normals, anomalies drawn, other-class samples available)`` of one test set."""
+    classes = np.atleast_1d(np.asarray(normal))
+    is_normal = np.isin(data.y_test, classes)
+    n_normal, n_other = int(is_normal.sum()), int((~is_normal).sum())
+    if anomalies not in ANOMALY_SETTINGS:
+        raise ValueError(f"anomalies must be one of {ANOMALY_SETTINGS}, got {anomalies!r}")
+    n_anom = n_other if anomalies == "all" else n_anomalies_for(n_normal, ratio)
+    return n_normal, n_anom, n_other
+
+
+def check_test_set(data: LabeledData, normal: int | tuple[int, ...], anomalies: str = "ratio",
+                   ratio: float = 0.2, label: str | None = None,
+                   fits: float | None = None) -> tuple[int, int]:
+    """Raise :class:`DataError` if the test set of ``normal`` cannot be built.
+
+    ``label`` names the dataset as the suite does (default: ``data.name``);
+    ``fits`` is the ratio to suggest, one that fits every normal class of the
+    suite entry (default: the largest that fits this class). Returns
+    ``(normals, anomalies)``.
+    """
+    label = label or data.name
+    n_normal, n_anom, n_other = test_set_sizes(data, normal, anomalies, ratio)
+    where = f"dataset {label!r}: normal class {normal_key(normal)}"
+    if n_normal == 0:
+        raise DataError(f"{where} has no test samples")
+    if n_other == 0:
+        raise DataError(f"{where}: the test set has no samples of other classes to use as anomalies")
+    if n_anom > n_other:
+        ok = largest_fitting_ratio(n_normal, n_other) if fits is None else fits
+        scope = "" if fits is None else " every normal class of this entry"
+        raise DataError(
+            f"{where}: anomaly_ratio {ratio:g} needs {n_anom} anomalies for {n_normal} normal test "
+            f"samples but the test set has only {n_other} samples of other classes; "
+            f"anomaly_ratio = {ok:g} fits{scope}, or anomalies = \"all\" takes all {n_other}")
+    if n_anom == 0:
+        least = 1.0 / (n_normal + 1)
+        raise DataError(
+            f"{where}: anomaly_ratio {ratio:g} gives no anomalies for {n_normal} normal test "
+            f"samples; anomaly_ratio >= {math.ceil(least * 1e4) / 1e4:g} gives at least one, "
+            f"or anomalies = \"all\" takes all {n_other}")
+    return n_normal, n_anom
+
+
 def train_val_split(
     data: LabeledData, normal: int | tuple[int, ...], val_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -89,26 +157,23 @@ def train_val_split(
 
 
 def draw_test_set(
-    data: LabeledData, normal: int | tuple[int, ...], ratio: float, seed: int
+    data: LabeledData, normal: int | tuple[int, ...], ratio: float, seed: int,
+    anomalies: str = "ratio",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Test samples, labels (1 = anomaly) and original classes for one repetition.
+
+    ``anomalies="ratio"`` draws ``floor(n/(1-p)·p)`` anomalies with ``seed``;
+    ``"all"`` takes every test sample of the other classes (``seed`` unused).
+    """
     classes = np.atleast_1d(np.asarray(normal))
     normal_idx = np.flatnonzero(np.isin(data.y_test, classes))
     other_idx = np.flatnonzero(~np.isin(data.y_test, classes))
-    n_anom = n_anomalies_for(len(normal_idx), ratio)
-    if len(normal_idx) == 0:
-        raise DataError(f"dataset {data.name!r}: normal class {normal_key(normal)} has no test samples")
-    if n_anom > len(other_idx):
-        raise DataError(
-            f"dataset {data.name!r}: {n_anom} anomalies needed for ratio {ratio} but only "
-            f"{len(other_idx)} test samples of other classes exist"
-        )
-    if n_anom == 0:
-        raise DataError(
-            f"dataset {data.name!r}: anomaly ratio {ratio} gives no anomalies for "
-            f"{len(normal_idx)} normal test samples"
-        )
-    rng = np.random.default_rng(seed)
-    anom_idx = rng.choice(other_idx, size=n_anom, replace=False)
+    _, n_anom = check_test_set(data, normal, anomalies, ratio)
+    if anomalies == "all":
+        anom_idx = other_idx
+    else:
+        rng = np.random.default_rng(seed)
+        anom_idx = rng.choice(other_idx, size=n_anom, replace=False)
     idx = np.concatenate([normal_idx, anom_idx])
     y = np.concatenate([np.zeros(len(normal_idx), np.int64), np.ones(n_anom, np.int64)])
     return data.X_test[idx], y, data.y_test[idx]
@@ -151,10 +216,12 @@ def one_class_split(
     val_fraction: float = 0.2,
     split_seed: int = 0,
     anomaly_seed: int = 0,
+    anomalies: str = "ratio",
 ) -> OneClassSplit:
     """Build the training, validation and test data for one repetition."""
     X_train, X_val = train_val_split(data, normal, val_fraction, split_seed)
-    X_test, y_test, test_classes = draw_test_set(data, normal, anomaly_ratio, anomaly_seed)
+    X_test, y_test, test_classes = draw_test_set(data, normal, anomaly_ratio, anomaly_seed,
+                                                 anomalies)
     scaling = getattr(data, "scaling", "none")
     if scaling != "none":
         scale = fit_scaling(X_train, scaling)

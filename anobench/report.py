@@ -85,6 +85,7 @@ class Table:
     rows: tuple[str, ...]  # class keys; the mean row is added when rendering
     values: dict[tuple[str, str], np.ndarray]  # (row, column) -> values over repetitions
     repetitions: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # their ids
+    test_sizes: dict[str, set[tuple[int, int]]] = field(default_factory=dict)  # row -> (normals, anomalies)
 
     @property
     def title(self) -> str:
@@ -124,8 +125,12 @@ def build_tables(records: Iterable[dict[str, Any]]) -> list[Table]:
         lambda: defaultdict(dict))
     order: dict[tuple, list[str]] = defaultdict(list)
     measures: dict[tuple, set] = defaultdict(set)
+    sizes: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
     for r in recs:
         measures[(r["dataset"], r["metric"])].add(r.get("measure"))
+        if "n_test" in r and "n_anomalies" in r:
+            n_anom = int(r["n_anomalies"])
+            sizes[r["dataset"]][r["normal"]].add((int(r["n_test"]) - n_anom, n_anom))
     for r in recs:
         ms = measures[(r["dataset"], r["metric"])]
         latent = sorted(m for m in ms if m) or [None]
@@ -140,7 +145,8 @@ def build_tables(records: Iterable[dict[str, Any]]) -> list[Table]:
         rows = sorted({row for row, _ in cells}, key=class_sort_key)
         values = {k: np.array([v for _, v in sorted(d.items())]) for k, d in cells.items()}
         reps = {k: np.array(sorted(d)) for k, d in cells.items()}
-        tables.append(Table(key[0], key[1], key[2], tuple(order[key]), tuple(rows), values, reps))
+        tables.append(Table(key[0], key[1], key[2], tuple(order[key]), tuple(rows), values, reps,
+                            {row: sizes[key[0]][row] for row in rows if row in sizes[key[0]]}))
     tables.sort(key=lambda t: (t.dataset, metric_order(t.metric), t.measure or ""))
     return tables
 
@@ -190,6 +196,23 @@ def table_cells(table: Table, sem_ddof: int = 1, marks: Iterable[tuple[str, str]
     return ["class", *table.columns], body
 
 
+def test_set_note(table: Table) -> str:
+    """The test-set sizes of a table's classes, e.g. ``Test set: 107 normals / 3 anomalies.``"""
+    if not table.test_sizes:
+        return ""
+
+    def text(sizes: set[tuple[int, int]]) -> str:
+        return ", ".join(f"{n}/{a}" for n, a in sorted(sizes))
+
+    kinds = {frozenset(v) for v in table.test_sizes.values()}
+    if len(kinds) == 1:
+        (n, a), *more = sorted(next(iter(kinds)))
+        if not more:
+            return f"Test set: {n} normals / {a} anomalies."
+    parts = [f"{row}: {text(table.test_sizes[row])}" for row in table.rows if row in table.test_sizes]
+    return f"Test sets (normals/anomalies) per class: {'; '.join(parts)}."
+
+
 def render_table(table: Table, fmt: str = "markdown", sem_ddof: int = 1,
                  marks: Iterable[tuple[str, str]] = ()) -> str:
     headers, rows = table_cells(table, sem_ddof, marks)
@@ -223,7 +246,7 @@ def render_report(records: list[dict[str, Any]], fmt: str = "markdown",
     parts = []
     for t in tables:
         tests = table_tests(t, reference, alpha=options.alpha, correction=options.correction)
-        note = tests.footnote(sem_ddof)
+        note = " ".join(filter(None, [tests.footnote(sem_ddof), test_set_note(t)]))
         body = render_table(t, fmt, sem_ddof, tests.marks)
         if fmt == "latex":
             parts.append(f"% {t.title}\n{body}\n% {note}\n")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +25,14 @@ import anobench
 from anobench.api import LabeledData
 from anobench.errors import AnobenchError, DataError, SuiteError
 from anobench.metrics import check_scores, compute_metrics
-from anobench.protocol import derive_seed, normal_key, one_class_split
+from anobench.protocol import (
+    check_test_set,
+    derive_seed,
+    largest_fitting_ratio,
+    normal_key,
+    one_class_split,
+    test_set_sizes,
+)
 from anobench.registry import Registry, did_you_mean
 from anobench.scores import save_scores
 from anobench.store import (
@@ -89,6 +97,27 @@ def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, 
                         f"classes: {', '.join(map(str, sorted(known)))}")
         out[entry.label] = data
     return out
+
+
+def check_test_sets(suite: Suite, datasets: dict[str, LabeledData]) -> None:
+    """Check that every normal class of every entry gets a test set (``validate`` and ``run``).
+
+    Raises :class:`SuiteError` naming the suite file, the entry, the dataset
+    label and a ratio that fits every class of the entry.
+    """
+    for i, entry in enumerate(suite.datasets):
+        data = datasets[entry.label]
+        normals = list(entry.classes or data.classes)
+        fits = None
+        if entry.anomalies == "ratio":
+            sizes = [test_set_sizes(data, c, "ratio", entry.anomaly_ratio) for c in normals]
+            fits = min(largest_fitting_ratio(n, m) for n, _, m in sizes)
+        for normal in normals:
+            try:
+                check_test_set(data, normal, entry.anomalies, entry.anomaly_ratio,
+                               label=entry.label, fits=fits)
+            except DataError as exc:
+                raise SuiteError(f"{suite.path}: datasets[{i}]: {exc}") from None
 
 
 def resolve_device(requested: str) -> str:
@@ -224,6 +253,7 @@ def run_suite(
     """Run every cell not yet done; return ``(run_dir, n_failed_cells)``."""
     out = stream or sys.stderr
     datasets = load_datasets(suite, registry, data_dir)
+    check_test_sets(suite, datasets)
     groups = model_groups(suite, registry)
     dev = resolve_device(device or suite.device) if _needs_device(groups) else None
 
@@ -246,7 +276,28 @@ def run_suite(
             "device": dev or "cpu", "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "argv": sys.argv,
         })
+    try:
+        return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out,
+                                   on_cell)
+    except BaseException:
+        if not resume:
+            discard_if_empty(run_dir)
+        raise
 
+
+def discard_if_empty(run_dir: Path) -> None:
+    """Remove a new run directory that holds no cell yet (and its suite folder if empty)."""
+    if (run_dir / "records.jsonl").exists():
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    try:
+        run_dir.parent.rmdir()
+    except OSError:
+        pass  # other runs of the suite live there
+
+
+def _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out, on_cell) -> int:
+    """Run the cells not in ``skip``; return the number of failed cells."""
     cells = []
     for entry in suite.datasets:
         data = datasets[entry.label]
@@ -275,8 +326,9 @@ def run_suite(
         if skey not in split_cache:
             split_cache.clear()
             split_cache[skey] = one_class_split(
-                data, normal, anomaly_ratio=suite.anomaly_ratio, val_fraction=suite.val_fraction,
-                split_seed=seeds["split"], anomaly_seed=seeds["anomalies"])
+                data, normal, anomaly_ratio=entry.anomaly_ratio, val_fraction=suite.val_fraction,
+                split_seed=seeds["split"], anomaly_seed=seeds["anomalies"],
+                anomalies=entry.anomalies)
         split = split_cache[skey]
         base = dict(cell=cid, dataset=entry.label, normal=nk, repetition=rep, seed=seeds["model"],
                     n_test=len(split.y_test), n_anomalies=split.n_anomalies,
@@ -315,4 +367,4 @@ def run_suite(
     if failed:
         print(f"anobench: {failed} cell(s) failed; their errors are in {run_dir / 'records.jsonl'}",
               file=out, flush=True)
-    return run_dir, failed
+    return failed

@@ -25,9 +25,14 @@ from anobench.reportcfg import parse_report_options, suite_columns
 
 SUITE_KEYS = {
     "name": str, "description": str, "seed": int, "repetitions": int,
-    "anomaly_ratio": float, "val_fraction": float, "metrics": list, "device": str,
+    "anomaly_ratio": float, "anomalies": str, "val_fraction": float, "metrics": list,
+    "device": str,
 }
-DATASET_KEYS = {"name": str, "classes": list, "label": str}
+DATASET_KEYS = {"name": str, "classes": list, "label": str, "anomaly_ratio": float,
+                "anomalies": str}
+#: How a test set gets its anomalies: ``ratio`` draws ``floor(n/(1-p)·p)`` of them,
+#: ``all`` takes every test sample of the other classes.
+ANOMALIES = ("ratio", "all")
 DETECTOR_KEYS = {
     "name": str, "label": str, "params": dict, "rules": list, "measures": list, "n_samples": int,
 }
@@ -42,6 +47,14 @@ class DatasetEntry:
     label: str
     classes: tuple[Any, ...] | None  # None = every class; items are int or tuple of ints
     options: dict[str, Any] = field(default_factory=dict)
+    anomalies: str = "ratio"  # "ratio" or "all" (see ANOMALIES)
+    anomaly_ratio: float = 0.2  # used when anomalies == "ratio"
+
+    @property
+    def test_setting(self) -> str:
+        """The anomaly setting in words, e.g. ``anomaly_ratio 0.2`` or ``anomalies all``."""
+        return "anomalies = all" if self.anomalies == "all" else \
+            f"anomaly_ratio = {self.anomaly_ratio:g}"
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ class Suite:
     description: str
     seed: int
     repetitions: int
-    anomaly_ratio: float
+    anomaly_ratio: float  # the suite's default; each dataset entry holds its own
     val_fraction: float
     metrics: tuple[str, ...]
     device: str
@@ -183,6 +196,7 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
     seed = vals.get("seed", 0)
     reps = vals.get("repetitions", 10)
     ratio = vals.get("anomaly_ratio", 0.2)
+    anomalies = _anomalies(ctx, "suite", vals, default="ratio")
     val_fraction = vals.get("val_fraction", 0.2)
     device = vals.get("device", "auto")
     metrics = tuple(vals.get("metrics", ["roc_auc", "pr_auc", "average_precision"]))
@@ -205,7 +219,7 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
             raise ctx.fail(f"suite.metrics[{i}]", f"unknown metric {m!r}{did_you_mean(m, METRICS)}; "
                            f"known: {', '.join(METRICS)}")
 
-    datasets = _parse_datasets(ctx, doc.get("datasets"), registry)
+    datasets = _parse_datasets(ctx, doc.get("datasets"), registry, anomalies, ratio)
     detectors = _parse_detectors(ctx, doc.get("detectors"), registry)
     report = doc.get("report", {})
     if not isinstance(report, dict):
@@ -241,7 +255,20 @@ def _relative_to_suite(ctx: _Ctx, value: Any) -> Any:
     return str(p if p.is_absolute() else Path(ctx.path).parent / p)
 
 
-def _parse_datasets(ctx: _Ctx, value: Any, registry: Registry) -> tuple[DatasetEntry, ...]:
+def _anomalies(ctx: _Ctx, where: str, vals: dict[str, Any], default: str) -> str:
+    """The ``anomalies`` setting of a table; ``anomaly_ratio`` beside ``"all"`` is refused."""
+    value = vals.get("anomalies", default)
+    if value not in ANOMALIES:
+        raise ctx.fail(f"{where}.anomalies", f"must be one of {', '.join(map(repr, ANOMALIES))}, "
+                       f"got {value!r}{did_you_mean(value, ANOMALIES)}")
+    if value == "all" and "anomaly_ratio" in vals:
+        raise ctx.fail(f"{where}.anomaly_ratio", 'has no effect with anomalies = "all" (every '
+                       "test sample of the other classes); remove one of the two")
+    return value
+
+
+def _parse_datasets(ctx: _Ctx, value: Any, registry: Registry, anomalies: str = "ratio",
+                    ratio: float = 0.2) -> tuple[DatasetEntry, ...]:
     out = []
     for i, entry in enumerate(_entries(ctx, "datasets", value)):
         where = f"datasets[{i}]"
@@ -276,7 +303,15 @@ def _parse_datasets(ctx: _Ctx, value: Any, registry: Registry) -> tuple[DatasetE
             classes = _classes(ctx, f"{where}.classes", _check_type(ctx, f"{where}.classes",
                                                                      entry["classes"], list))
         label = _check_type(ctx, f"{where}.label", entry.get("label", default_label), str)
-        out.append(DatasetEntry(dname, label, classes, options))
+        own = {k: _check_type(ctx, f"{where}.{k}", entry[k], DATASET_KEYS[k])
+               for k in ("anomalies", "anomaly_ratio") if k in entry}
+        # an entry's own setting wins over the suite's: its anomaly_ratio means "ratio"
+        setting = _anomalies(ctx, where, own, default="ratio" if "anomaly_ratio" in own
+                             else anomalies)
+        entry_ratio = own.get("anomaly_ratio", ratio)
+        if not 0.0 < entry_ratio < 1.0:
+            raise ctx.fail(f"{where}.anomaly_ratio", f"must be in (0, 1), got {entry_ratio}")
+        out.append(DatasetEntry(dname, label, classes, options, setting, entry_ratio))
     labels = [d.label for d in out]
     for lab in labels:
         if labels.count(lab) > 1:

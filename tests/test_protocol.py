@@ -60,7 +60,7 @@ def test_set_of_normal_classes():
 
 def test_too_few_anomalies_available():
     data = toy(classes=2)
-    with pytest.raises(DataError, match="anomalies needed"):
+    with pytest.raises(DataError, match="needs 225 anomalies"):
         one_class_split(data, 0, anomaly_ratio=0.9)
 
 
