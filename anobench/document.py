@@ -29,7 +29,7 @@ from anobench.report import (
 )
 from anobench.reportcfg import ReportOptions, check_columns, parse_report_options, resolve
 from anobench.significance import PairSection, pair_tests, rank_tests, table_tests
-from anobench.store import read_meta, read_records
+from anobench.store import load_store, read_meta
 
 
 MAX_NEMENYI = 8  # largest number of columns whose pairwise p-values are tabulated
@@ -161,7 +161,8 @@ def build(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     if overrides:
         options = dataclasses.replace(options, **{k: v for k, v in overrides.items()
                                                   if v is not None})
-    stored = read_records(run_dir, ("result", "error"))  # one pass over the file
+    store = load_store(run_dir)  # one pass over the file
+    stored = store.records(("result", "error"))
     records = [r for r in stored if r["kind"] == "result"]
     errors = [r for r in stored if r["kind"] == "error"]
     columns = sorted({r["column"] for r in records})
@@ -178,6 +179,7 @@ def build(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     a_ = options.alpha
     blocks: list = [Heading(f"anobench report: {meta.get('suite_name', '?')}", 1),
                     Para(_header(run_dir, meta, records, errors))]
+    blocks.extend(Para(note, em=True) for note in store.notes())
     if errors:
         blocks.append(Para(f"{len(errors)} cell(s) failed: " + "; ".join(
             sorted({e.get('error', '?') for e in errors})[:3]), em=True))

@@ -36,11 +36,15 @@ from anobench.protocol import (
 from anobench.registry import Registry, did_you_mean
 from anobench.scores import save_scores
 from anobench.store import (
-    append_block,
-    done_cells,
+    STORE_FORMAT,
+    RunWriter,
+    encode_block,
+    jsonable,
     latest_run_dir,
+    load_store,
     new_run_dir,
     read_meta,
+    run_identity,
     write_meta,
 )
 from anobench.suite import DetectorConfig, Suite
@@ -198,7 +202,8 @@ def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], 
     t0 = time.perf_counter()
     det.fit(split.X_train, split.X_val)
     fit_s = time.perf_counter() - t0
-    info = dict(det.fit_info()) if callable(getattr(det, "fit_info", None)) else {}
+    info = jsonable(dict(det.fit_info()), "fit_info()") if callable(
+        getattr(det, "fit_info", None)) else {}
     n = len(split.y_test)
     results: list[dict] = []
     t1 = time.perf_counter()
@@ -257,37 +262,48 @@ def run_suite(
     groups = model_groups(suite, registry)
     dev = resolve_device(device or suite.device) if _needs_device(groups) else None
 
+    ident = run_identity(suite.sha256, suite.seed)
     if resume:
         run_dir = latest_run_dir(Path(results_root), suite.name) if resume is True else Path(resume)
         meta = read_meta(run_dir)
         if meta.get("suite_sha256") != suite.sha256:
             raise SuiteError(f"{suite.path}: the suite changed since run {run_dir} was started "
                              "(hash differs); start a new run instead of --resume")
-        skip = done_cells(run_dir)
-        meta.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S"))
-        write_meta(run_dir, meta)
+        writer = RunWriter(run_dir, ident if meta.get("store_format") == STORE_FORMAT else None)
     else:
         run_dir = new_run_dir(Path(results_root), suite.name)
-        skip = set()
-        write_meta(run_dir, {
-            "suite_name": suite.name, "suite_path": suite.path, "suite_sha256": suite.sha256,
-            "suite_text": suite.text, "code_version": _code_version(), "packages": _versions(),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "device": dev or "cpu", "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "argv": sys.argv,
-        })
-    try:
-        return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out,
-                                   on_cell)
-    except BaseException:
-        if not resume:
+        writer = RunWriter(run_dir, ident)
+    with writer:  # one writer per run directory, taken before reading what is done
+        if resume:
+            stored = load_store(run_dir)  # refuses lines that are not this run's records
+            for note in stored.notes():
+                print(f"anobench: {note}; those cells run again", file=out, flush=True)
+            skip = stored.done()
+            meta.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S"))
+            write_meta(run_dir, meta)
+            return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, skip, dev,
+                                       out, on_cell, writer)
+        try:
+            write_meta(run_dir, {
+                "suite_name": suite.name, "suite_path": suite.path,
+                "suite_sha256": suite.sha256, "suite_text": suite.text, "seed": suite.seed,
+                "run_identity": ident, "store_format": STORE_FORMAT,
+                "code_version": _code_version(), "packages": _versions(),
+                "python": platform.python_version(), "platform": platform.platform(),
+                "device": dev or "cpu", "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "argv": sys.argv,
+            })
+            return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, set(), dev,
+                                       out, on_cell, writer)
+        except BaseException:
             discard_if_empty(run_dir)
-        raise
+            raise
 
 
 def discard_if_empty(run_dir: Path) -> None:
     """Remove a new run directory that holds no cell yet (and its suite folder if empty)."""
-    if (run_dir / "records.jsonl").exists():
+    records = run_dir / "records.jsonl"
+    if records.exists() and records.stat().st_size > 0:
         return
     shutil.rmtree(run_dir, ignore_errors=True)
     try:
@@ -296,7 +312,8 @@ def discard_if_empty(run_dir: Path) -> None:
         pass  # other runs of the suite live there
 
 
-def _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out, on_cell) -> int:
+def _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out, on_cell,
+               writer: RunWriter) -> int:
     """Run the cells not in ``skip``; return the number of failed cells."""
     cells = []
     for entry in suite.datasets:
@@ -336,6 +353,9 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out, on_ce
         spec = registry.detectors[group.name]
         try:
             records, timing = run_cell(group, split, registry, suite, seeds, dev)
+            block = encode_block(cid, [dict(base, **r) for r in records], dict(
+                base, status="ok", fit_seconds=timing["fit_seconds"],
+                score_seconds=timing["score_seconds"], fit_info=timing["info"]), writer.run)
         except KeyboardInterrupt:
             print(f"\nanobench: interrupted; finished cells are stored. Resume with:\n"
                   f"  anobench run {suite.path} --resume {run_dir}", file=out, flush=True)
@@ -343,15 +363,13 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out, on_ce
         except Exception as exc:  # noqa: BLE001 - a plugin failed: record it and go on
             failed += 1
             msg = f"detector {group.name!r} (plugin {spec.plugin!r}): {type(exc).__name__}: {exc}"
-            append_block(run_dir, [dict(base, kind="error", error=msg),
-                                   dict(base, kind="cell", status="error")])
+            writer.write(encode_block(cid, [dict(base, kind="error", error=msg)],
+                                      dict(base, status="error"), writer.run))
             print(f"[{k}/{len(todo)}] {entry.label} class {nk} rep {rep} {group.name}: "
                   f"FAILED: {msg}", file=out, flush=True)
             continue
         save_scores(run_dir, cid, split.y_test, timing["scores"])  # before the records block
-        append_block(run_dir, [dict(base, **r) for r in records]
-                     + [dict(base, kind="cell", status="ok", fit_seconds=timing["fit_seconds"],
-                             score_seconds=timing["score_seconds"], fit_info=timing["info"])])
+        writer.write(block)
         elapsed = time.perf_counter() - start
         eta = elapsed / k * (len(todo) - k)
         auc = [r["value"] for r in records if r["metric"] == suite.metrics[0]]

@@ -15,6 +15,7 @@ finished cell has its scores.
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,30 @@ from anobench.errors import AnobenchError
 SCORES_DIR = "scores"
 
 
+_SAFE = re.compile(r"[A-Za-z0-9.+=-]")
+
+
 def safe_cell_id(cell: str) -> str:
-    """A file name for a cell id: ``/`` -> ``__``, other odd characters -> ``_``."""
+    """A file name for a cell id, one to one: ``/`` -> ``__``, ``_`` and other odd
+    characters -> ``_XX`` (the hex of each UTF-8 byte).
+
+    Different cell ids give different names (labels ``"a b"`` and ``"a_b"`` do
+    not share a file); no name is ``.`` or ``..`` or holds a path separator.
+    """
+    out = []
+    for ch in cell:
+        if ch == "/":
+            out.append("__")
+        elif _SAFE.fullmatch(ch):
+            out.append(ch)
+        else:
+            out.extend(f"_{b:02x}" for b in ch.encode("utf-8"))
+    name = "".join(out)
+    return name if name.strip(".") else name.replace(".", "_2e")
+
+
+def _legacy_cell_id(cell: str) -> str:
+    """The file name runs before format 2 used (not one to one)."""
     return re.sub(r"[^A-Za-z0-9._+=-]", "_", cell.replace("/", "__"))
 
 
@@ -40,16 +63,20 @@ def save_scores(run_dir: Path, cell: str, labels: np.ndarray,
     """Write one cell's labels and per-column scores (atomically)."""
     entries = list(entries)
     path = scores_path(run_dir, cell)
-    path.parent.mkdir(exist_ok=True)
     tmp = path.with_suffix(".part.npz")
     n = len(labels)
     scores = (np.vstack([np.asarray(s, dtype=np.float32).reshape(1, n) for _, _, s in entries])
               if entries else np.zeros((0, n), np.float32))
-    np.savez_compressed(
-        tmp, cell=np.array(cell), labels=np.asarray(labels, dtype=np.int8), scores=scores,
-        columns=np.array([c for c, _, _ in entries], dtype=str),
-        measures=np.array([m or "" for _, m, _ in entries], dtype=str))
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        np.savez_compressed(
+            tmp, cell=np.array(cell), labels=np.asarray(labels, dtype=np.int8), scores=scores,
+            columns=np.array([c for c, _, _ in entries], dtype=str),
+            measures=np.array([m or "" for _, m, _ in entries], dtype=str))
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise AnobenchError(f"{path}: cannot write: {exc.strerror or exc}") from None
     return path
 
 
@@ -67,17 +94,21 @@ def load_scores(path: Path) -> CellScores:
             return CellScores(str(z["cell"]), z["labels"].astype(np.int64),
                               {(c, m or None): z["scores"][i] for i, (c, m)
                                in enumerate(zip(cols, meas))})
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise AnobenchError(f"{path}: unreadable scores file: {exc}") from None
 
 
 def find_cell_scores(run_dir: Path, dataset: str, normal: str, repetition: int
                      ) -> list[CellScores]:
     """Scores of every model of one (dataset, class, repetition), sorted by cell id."""
-    prefix = safe_cell_id(f"{dataset}/{normal}/{repetition}/")
+    want = f"{dataset}/{normal}/{repetition}/"
     d = Path(run_dir) / SCORES_DIR
-    files = sorted(d.glob(f"{glob_escape(prefix)}*.npz")) if d.is_dir() else []
-    return [load_scores(f) for f in files if not f.name.endswith(".part.npz")]
+    files: set[Path] = set()
+    if d.is_dir():
+        for prefix in {safe_cell_id(want), _legacy_cell_id(want)}:
+            files |= set(d.glob(f"{glob_escape(prefix)}*.npz"))
+    found = [load_scores(f) for f in sorted(files) if not f.name.endswith(".part.npz")]
+    return sorted((c for c in found if c.cell.startswith(want)), key=lambda c: c.cell)
 
 
 def glob_escape(text: str) -> str:
