@@ -67,12 +67,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from anobench.runner import check_test_sets, load_datasets, model_groups
+    from anobench.runner import (
+        check_test_sets,
+        load_datasets,
+        model_groups,
+        resolve_suite_classes,
+    )
     from anobench.suite import load_suite
 
     registry = _registry()
     suite = load_suite(args.suite, registry)
     datasets = load_datasets(suite, registry, args.data_dir)
+    suite = resolve_suite_classes(suite, datasets)
     check_test_sets(suite, datasets)
     groups = model_groups(suite, registry)
     n_classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)

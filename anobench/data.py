@@ -78,8 +78,9 @@ IDX_DATASETS: dict[str, IdxDataset] = {
         tuple(IdxFile(n, s, m) for n, s, m in zip(_NAMES, _MNIST_SIZES, (
             "f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9",
             "8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965"))),
-        ("t-shirt/top", "trouser", "pullover", "dress", "coat",
-         "sandal", "shirt", "sneaker", "bag", "ankle boot"),
+        # the official names (Xiao et al. 2017, the dataset's README)
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     ),
 }
 

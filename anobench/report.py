@@ -86,6 +86,11 @@ class Table:
     values: dict[tuple[str, str], np.ndarray]  # (row, column) -> values over repetitions
     repetitions: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # their ids
     test_sizes: dict[str, set[tuple[int, int]]] = field(default_factory=dict)  # row -> (normals, anomalies)
+    row_names: dict[str, str] = field(default_factory=dict)  # row -> class name shown
+
+    def row_label(self, row: str) -> str:
+        """What the table shows for a row: the class name, else the class key."""
+        return self.row_names.get(row, row)
 
     @property
     def title(self) -> str:
@@ -126,7 +131,10 @@ def build_tables(records: Iterable[dict[str, Any]]) -> list[Table]:
     order: dict[tuple, list[str]] = defaultdict(list)
     measures: dict[tuple, set] = defaultdict(set)
     sizes: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    names: dict[str, dict[str, str]] = defaultdict(dict)
     for r in recs:
+        if r.get("class_name"):
+            names[r["dataset"]][r["normal"]] = r["class_name"]
         measures[(r["dataset"], r["metric"])].add(r.get("measure"))
         if "n_test" in r and "n_anomalies" in r:
             n_anom = int(r["n_anomalies"])
@@ -146,7 +154,8 @@ def build_tables(records: Iterable[dict[str, Any]]) -> list[Table]:
         values = {k: np.array([v for _, v in sorted(d.items())]) for k, d in cells.items()}
         reps = {k: np.array(sorted(d)) for k, d in cells.items()}
         tables.append(Table(key[0], key[1], key[2], tuple(order[key]), tuple(rows), values, reps,
-                            {row: sizes[key[0]][row] for row in rows if row in sizes[key[0]]}))
+                            {row: sizes[key[0]][row] for row in rows if row in sizes[key[0]]},
+                            {row: names[key[0]][row] for row in rows if row in names[key[0]]}))
     tables.sort(key=lambda t: (t.dataset, metric_order(t.metric), t.measure or ""))
     return tables
 
@@ -172,7 +181,7 @@ def table_cells(table: Table, sem_ddof: int = 1, marks: Iterable[tuple[str, str]
                 means[col] = float(np.mean(vals))
                 col_means[col].append(means[col])
         best = round(100 * max(means.values()), 1) if means else None
-        cells = [Cell(row)]
+        cells = [Cell(table.row_label(row))]
         for col in table.columns:
             vals = table.values.get((row, col))
             if vals is None or not len(vals):
@@ -209,7 +218,8 @@ def test_set_note(table: Table) -> str:
         (n, a), *more = sorted(next(iter(kinds)))
         if not more:
             return f"Test set: {n} normals / {a} anomalies."
-    parts = [f"{row}: {text(table.test_sizes[row])}" for row in table.rows if row in table.test_sizes]
+    parts = [f"{table.row_label(row)}: {text(table.test_sizes[row])}" for row in table.rows
+             if row in table.test_sizes]
     return f"Test sets (normals/anomalies) per class: {'; '.join(parts)}."
 
 

@@ -15,7 +15,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,6 +23,7 @@ import numpy as np
 
 import anobench
 from anobench.api import LabeledData
+from anobench.classes import normal_name, resolve_classes
 from anobench.errors import AnobenchError, DataError, SuiteError
 from anobench.metrics import check_scores, compute_metrics
 from anobench.protocol import (
@@ -33,7 +34,7 @@ from anobench.protocol import (
     one_class_split,
     test_set_sizes,
 )
-from anobench.registry import Registry, did_you_mean
+from anobench.registry import Registry
 from anobench.scores import save_scores
 from anobench.store import (
     STORE_FORMAT,
@@ -90,17 +91,22 @@ def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, 
         except Exception as exc:
             raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}) failed to load: "
                             f"{type(exc).__name__}: {exc}") from exc
-        known = set(data.classes)
         source = f" ({entry.options['path']})" if entry.options.get("path") else ""
         for j, c in enumerate(entry.classes or ()):
-            for label in (c if isinstance(c, tuple) else (c,)):
-                if label not in known:
-                    raise SuiteError(
-                        f"{suite.path}: datasets[{i}].classes[{j}]: class {label} does not exist "
-                        f"in dataset {entry.label!r}{source}{did_you_mean(label, known)}; "
-                        f"classes: {', '.join(map(str, sorted(known)))}")
+            try:
+                resolve_classes(data, [c], f"{entry.label!r}{source}")
+            except ValueError as exc:
+                raise SuiteError(f"{suite.path}: datasets[{i}].classes[{j}]: {exc}") from None
         out[entry.label] = data
     return out
+
+
+def resolve_suite_classes(suite: Suite, datasets: dict[str, LabeledData]) -> Suite:
+    """The suite with every entry's class names replaced by labels (after :func:`load_datasets`)."""
+    entries = tuple(
+        replace(e, classes=resolve_classes(datasets[e.label], e.classes, repr(e.label)))
+        if e.classes else e for e in suite.datasets)
+    return replace(suite, datasets=entries)
 
 
 def check_test_sets(suite: Suite, datasets: dict[str, LabeledData]) -> None:
@@ -258,6 +264,7 @@ def run_suite(
     """Run every cell not yet done; return ``(run_dir, n_failed_cells)``."""
     out = stream or sys.stderr
     datasets = load_datasets(suite, registry, data_dir)
+    suite = resolve_suite_classes(suite, datasets)
     check_test_sets(suite, datasets)
     groups = model_groups(suite, registry)
     dev = resolve_device(device or suite.device) if _needs_device(groups) else None
@@ -350,6 +357,8 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out, on_ce
         base = dict(cell=cid, dataset=entry.label, normal=nk, repetition=rep, seed=seeds["model"],
                     n_test=len(split.y_test), n_anomalies=split.n_anomalies,
                     model=group.key)
+        if data.class_names:
+            base["class_name"] = normal_name(data, normal)
         spec = registry.detectors[group.name]
         try:
             records, timing = run_cell(group, split, registry, suite, seeds, dev)

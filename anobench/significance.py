@@ -172,7 +172,7 @@ def pair_tests(tables: list[Table], a: str, b: str, *, alpha: float = 0.05,
             for row in t.rows:
                 va, vb = t.paired(row, col_a, col_b)
                 if len(va):
-                    class_rows.append(PairRow(t.dataset, row, col_a, col_b, float(va.mean()),
+                    class_rows.append(PairRow(t.dataset, t.row_label(row), col_a, col_b, float(va.mean()),
                                               float(vb.mean()), stats.paired_comparison(
                                                   va, vb, alpha=alpha), None, "repetitions"))
             adj = stats.adjust([r.result.p for r in class_rows], correction)

@@ -45,7 +45,7 @@ FILE_DATASET = "custom"
 class DatasetEntry:
     name: str
     label: str
-    classes: tuple[Any, ...] | None  # None = every class; items are int or tuple of ints
+    classes: tuple[Any, ...] | None  # None = every class; items: label, name or a tuple of them
     options: dict[str, Any] = field(default_factory=dict)
     anomalies: str = "ratio"  # "ratio" or "all" (see ANOMALIES)
     anomaly_ratio: float = 0.2  # used when anomalies == "ratio"
@@ -163,17 +163,23 @@ def _format_value(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+def _is_class(x: Any) -> bool:
+    return (isinstance(x, int) and not isinstance(x, bool)) or (isinstance(x, str) and bool(x))
+
+
 def _classes(ctx: _Ctx, where: str, value: Any) -> tuple[Any, ...]:
+    """Normal classes: labels (int) or class names (str); a list is one normal set."""
     out = []
     for i, c in enumerate(value):
         if isinstance(c, list):
-            if not c or not all(isinstance(x, int) and not isinstance(x, bool) for x in c):
-                raise ctx.fail(f"{where}[{i}]", f"a set of normal classes must be integers, got {c!r}")
+            if not c or not all(_is_class(x) for x in c):
+                raise ctx.fail(f"{where}[{i}]", f"a set of normal classes must be class labels "
+                               f"(integers) or names, got {c!r}")
             out.append(tuple(c))
-        elif isinstance(c, int) and not isinstance(c, bool):
+        elif _is_class(c):
             out.append(c)
         else:
-            raise ctx.fail(f"{where}[{i}]", f"class labels are integers, got {c!r}")
+            raise ctx.fail(f"{where}[{i}]", f"class labels are integers or class names, got {c!r}")
     if not out:
         raise ctx.fail(where, "needs at least one class")
     return tuple(out)

@@ -54,7 +54,7 @@ def test_grid_expands_to_columns(registry):
      "detectors[0].params.n_components: 'many' has the wrong type"),
     (BASE.replace('name = "pca"', 'name = "pca"\nparams = { n_components = [4, "x"] }'),
      "detectors[0].params.n_components[1]: 'x' has the wrong type"),
-    (BASE.replace('name = "digits"', 'name = "digits"\nclasses = ["a"]'), "datasets[0].classes[0]: class labels are integers"),
+    (BASE.replace('name = "digits"', 'name = "digits"\nclasses = [1.5]'), "datasets[0].classes[0]: class labels are integers or class names"),
     (BASE.replace('name = "pca"', 'name = "pca"\nrules = ["expected"]'),
      "detectors[0].rules: scoring rule 'expected' cannot be used with detector 'pca'"),
     (BASE + '\n[bogus]\nx = 1\n', "bogus: unknown key"),
