@@ -92,6 +92,19 @@ class Detector:
         load. The default accepts everything (types are checked separately).
         """
 
+    @classmethod
+    def check_data(cls, params: dict[str, Any], sample_shape: tuple[int, ...]) -> None:
+        """Optional: raise ``ValueError`` if ``params`` cannot work on this data.
+
+        Called by ``anobench validate`` and ``anobench run`` once per grid
+        point and dataset after the datasets are loaded, before anything
+        trains or any run directory is created; ``sample_shape`` is one
+        sample's shape, e.g. ``(6,)`` or ``(1, 28, 28)``. The message should
+        name the parameter, its value and the property of the data it clashes
+        with (PCA: ``n_components`` against the number of features). The
+        default accepts everything.
+        """
+
 
 @dataclass(frozen=True)
 class PosteriorDraw:

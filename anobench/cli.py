@@ -68,6 +68,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from anobench.runner import (
+        check_data_fit,
         check_test_sets,
         load_datasets,
         model_groups,
@@ -80,6 +81,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     datasets = load_datasets(suite, registry, args.data_dir)
     suite = resolve_suite_classes(suite, datasets)
     check_test_sets(suite, datasets)
+    check_data_fit(suite, registry, datasets)
     groups = model_groups(suite, registry)
     n_classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
     cells = n_classes * suite.repetitions * len(groups)

@@ -35,8 +35,23 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 LABELS = {"roc_auc": "AUC", "pr_auc": "PR-AUC", "average_precision": "AP"}
 
 
+#: Scores whose range is within this many float64 epsilons of their magnitude are
+#: rounding noise: they rank the examples by accident, not by the model.
+ROUNDING_EPS = 64
+
+
 def check_scores(scores: object, n: int) -> np.ndarray:
-    """Validate a detector's output: shape (n,), finite floats. Raises ValueError."""
+    """Validate a detector's output: shape (n,), finite floats that rank the examples.
+
+    Constant scores, and scores whose spread is at rounding level relative to
+    their magnitude (``max - min <= 64 · eps · max|s|``), rank nothing, so they
+    are refused instead of becoming an AUC of 0.5 or of chance ordering.
+
+    Raises
+    ------
+    ValueError
+        Naming the problem.
+    """
     arr = np.asarray(scores)
     if arr.shape != (n,):
         raise ValueError(f"scores have shape {arr.shape}, expected ({n},)")
@@ -46,6 +61,14 @@ def check_scores(scores: object, n: int) -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         raise ValueError(f"{int(bad.sum())} of {n} scores are NaN or infinite")
+    if n > 1:
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo == hi:
+            raise ValueError(f"all {n} scores are equal ({lo:.6g}): they rank nothing")
+        magnitude = max(abs(lo), abs(hi))
+        if hi - lo <= ROUNDING_EPS * np.finfo(np.float64).eps * magnitude:
+            raise ValueError(f"the {n} scores differ only at rounding level (range {hi - lo:.3g} "
+                             f"around {magnitude:.6g}): they rank nothing")
     return arr
 
 

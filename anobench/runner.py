@@ -130,6 +130,27 @@ def check_test_sets(suite: Suite, datasets: dict[str, LabeledData]) -> None:
                 raise SuiteError(f"{suite.path}: datasets[{i}]: {exc}") from None
 
 
+def check_data_fit(suite: Suite, registry: Registry, datasets: dict[str, LabeledData]) -> None:
+    """Let each detector refuse parameters that cannot work on a loaded dataset.
+
+    Calls the optional ``check_data(params, sample_shape)`` classmethod of
+    every detector config for every dataset of the suite (see
+    :meth:`anobench.api.Detector.check_data`); raises :class:`SuiteError`.
+    """
+    for cfg in suite.detectors:
+        check = getattr(registry.detectors[cfg.name].cls, "check_data", None)
+        if not callable(check):
+            continue
+        for entry in suite.datasets:
+            shape = datasets[entry.label].sample_shape
+            try:
+                check(dict(cfg.params), shape)
+            except (ValueError, TypeError) as exc:
+                raise SuiteError(f"{suite.path}: detectors[{cfg.entry}].params: detector "
+                                 f"{cfg.column!r} on dataset {entry.label!r} (samples of shape "
+                                 f"{shape}): {exc}") from None
+
+
 def resolve_device(requested: str) -> str:
     if requested == "cpu":
         return "cpu"
@@ -266,6 +287,7 @@ def run_suite(
     datasets = load_datasets(suite, registry, data_dir)
     suite = resolve_suite_classes(suite, datasets)
     check_test_sets(suite, datasets)
+    check_data_fit(suite, registry, datasets)
     groups = model_groups(suite, registry)
     dev = resolve_device(device or suite.device) if _needs_device(groups) else None
 

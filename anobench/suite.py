@@ -69,6 +69,7 @@ class DetectorConfig:
     measures: tuple[str, ...]
     n_samples: int
     grid_params: dict[str, Any] = field(default_factory=dict)
+    entry: int = 0  # index of its [[detectors]] entry, for messages
 
 
 @dataclass(frozen=True)
@@ -352,7 +353,7 @@ def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[Detecto
                               + "]" if grid else "")
             _check_values(ctx, f"{where}.params", spec, {**spec.defaults, **point})
             out.append(DetectorConfig(dname, column, {**spec.defaults, **point}, rules, explicit,
-                                      measures, n_samples, grid))
+                                      measures, n_samples, grid, i))
     columns = [c.column for c in out]
     for col in columns:
         if columns.count(col) > 1:
