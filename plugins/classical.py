@@ -18,6 +18,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 
 from anobench.api import Detector
 from anobench.hookspecs import hookimpl
+from anobench.registry import init_parameters
 
 #: Keywords of ``KernelPCA.inverse_gamma``.
 INVERSE_GAMMAS = ("legacy", "forward")
@@ -33,7 +34,7 @@ def _squared_error(X: np.ndarray, X_hat: np.ndarray) -> np.ndarray:
 
 def _check_components(params: dict[str, Any], sample_shape: tuple[int, ...]) -> None:
     n_features = int(np.prod(sample_shape))
-    k = params.get("n_components")
+    k = params.get("n_components", init_parameters(PCADetector)["n_components"].default)
     if isinstance(k, int) and k >= n_features:
         raise ValueError(f"n_components = {k} is not below the {n_features} features of the "
                          f"data: the reconstruction would be exact and every score rounding "
@@ -58,7 +59,7 @@ class PCADetector(Detector):
 
     @classmethod
     def check_params(cls, params: dict[str, Any]) -> None:
-        k = params.get("n_components")
+        k = params.get("n_components", 1)
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"parameter n_components must be a positive integer, got {k!r}")
 

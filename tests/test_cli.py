@@ -61,6 +61,7 @@ BAD = {
     "repetitions": (TINY_SUITE.replace("repetitions = 2", "repetitions = 0"), "suite.repetitions: must be >= 1"),
     "ratio": (TINY_SUITE.replace("seed = 1", "seed = 1\nanomaly_ratio = 1.5"), "suite.anomaly_ratio: must be in (0, 1)"),
     "class": (TINY_SUITE.replace("classes = [0, 3]", "classes = [0, 12]"), "datasets[0].classes[1]: class 12 does not exist in dataset 'digits'"),
+    "pca_components": (TINY_SUITE.replace("n_components = 8", "n_components = 64"), "detectors[0].params: detector 'pca' on dataset 'digits' (samples of shape (1, 8, 8)): n_components = 64 is not below the 64 features of the data"),
     "missing_data": (TINY_SUITE.replace('name = "digits"', 'name = "mnist"'), "train-images-idx3-ubyte not found"),
 }
 

@@ -35,3 +35,15 @@ def test_check_scores():
         check_scores(np.zeros((3, 1)), 3)
     with pytest.raises(ValueError, match="NaN or infinite"):
         check_scores([1.0, np.nan, np.inf], 3)
+
+
+def test_check_scores_refuses_scores_that_rank_nothing():
+    with pytest.raises(ValueError, match="all 4 scores are equal"):
+        check_scores([2.0, 2.0, 2.0, 2.0], 4)
+    eps = np.finfo(np.float64).eps
+    with pytest.raises(ValueError, match="only at rounding level"):
+        check_scores(1e3 * (1 + np.array([0, 1, 2, 3]) * eps), 4)
+    # small but real differences pass, and so do tiny scores that really differ
+    check_scores(1.0 + np.array([0, 1, 2, 3]) * 1e-9, 4)
+    check_scores(np.array([1e-30, 3e-30, 2e-30]), 3)
+    check_scores([5.0], 1)

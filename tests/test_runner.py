@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from anobench.api import Detector
+from anobench.errors import SuiteError
 from anobench.hookspecs import hookimpl
 from anobench.plugins import build_registry, get_plugin_manager
 from anobench.runner import run_suite
@@ -81,6 +82,10 @@ class Flaky(Detector):
             return np.full(n, np.nan)
         if self.mode == "shape":
             return np.zeros((n, 2))
+        if self.mode == "constant":
+            return np.full(n, 3.0)
+        if self.mode == "rounding":  # PCA with n_components >= features gave this: noise
+            return 1.0 + np.arange(n) % 3 * np.finfo(np.float64).eps
         return X.reshape(n, -1).sum(1)
 
 
@@ -96,6 +101,8 @@ def flaky_registry():
     ("raise", "RuntimeError: fit exploded"),
     ("nan", "NaN or infinite"),
     ("shape", "expected (") ,
+    ("constant", "scores are equal (3): they rank nothing"),
+    ("rounding", "scores differ only at rounding level"),
 ])
 def test_failing_plugin_is_recorded_not_written_as_scores(mode, fragment, flaky_registry, tmp_path):
     text = f"""
@@ -128,3 +135,30 @@ def test_append_block_is_valid_jsonl(tmp_path):
     assert read_records(tmp_path) == [{"kind": "result", "cell": "c", "value": 1.0}]
     with pytest.raises(ValueError):
         append_block(tmp_path, [{"value": float("nan")}])
+
+
+def test_pca_default_components_on_six_features_is_refused_before_any_run_dir(registry, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "six.npz", X=rng.normal(size=(300, 6)).astype("float32"),
+             y=np.repeat([0, 1], [240, 60]))
+    text = """
+[suite]
+name = "six"
+repetitions = 1
+[[datasets]]
+name = "six"
+path = "six.npz"
+classes = [0]
+[[detectors]]
+name = "kpca"
+[[detectors]]
+name = "pca"
+"""
+    suite = parse_suite(text, str(tmp_path / "six.toml"), registry)
+    with pytest.raises(SuiteError) as err:
+        run_suite(suite, registry, results_root=tmp_path / "results")
+    assert str(err.value) == (f"{tmp_path / 'six.toml'}: detectors[1].params: detector 'pca' on "
+                              "dataset 'six' (samples of shape (6,)): n_components = 32 is not below "
+                              "the 6 features of the data: the reconstruction would be exact and every "
+                              "score rounding noise; use n_components < 6")
+    assert not (tmp_path / "results").exists()
