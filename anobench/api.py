@@ -183,13 +183,33 @@ class ScoringRule:
     #: Most samples the rule reads (``None``: all ``L`` of the draw; ``single``
     #: reads 1, ``expected`` 0). The runner draws no more than some rule reads.
     max_samples: ClassVar[int | None] = None
+    #: An oracle rule looks at the test labels: instead of one score vector it
+    #: offers candidate score vectors (:meth:`candidates`), the runner computes
+    #: every metric for every candidate and keeps, per metric, the one
+    #: :meth:`choose` picks. Its records carry ``oracle: true``.
+    oracle: ClassVar[bool] = False
 
     def reconstruction(self, draw: PosteriorDraw) -> np.ndarray:
         """Per-example reconstruction term, shape (n,)."""
         raise NotImplementedError
 
+    def candidates(self, draw: PosteriorDraw, measure: str) -> np.ndarray:
+        """Oracle rules: candidate score vectors, shape (K, n), higher = more anomalous."""
+        raise NotImplementedError
+
+    def choose(self, values: np.ndarray) -> int:
+        """Oracle rules: index of the candidate to keep, given one metric's values (K,).
+
+        Every metric is higher = better; ``best`` returns the first argmax,
+        ``worst`` the first argmin.
+        """
+        raise NotImplementedError
+
     def reduce(self, draw: PosteriorDraw, measure: str) -> np.ndarray:
         """Anomaly score per example (higher = more anomalous)."""
+        if self.oracle:
+            raise ValueError(f"scoring rule {self.name!r} is an oracle: it picks one of its "
+                             "candidates() with the test labels, it has no label-free reduce()")
         recon = np.asarray(self.reconstruction(draw), dtype=np.float64)
         if measure == "recon":
             return recon

@@ -30,7 +30,7 @@ from anobench.significance import PairSection, RankSection
 
 FIG_DIR = "figures"
 FIG_METRICS = ("roc_auc", "pr_auc")
-RULE_ORDER = ("expected", "single", "multi", "best", "worst", "iwae")
+RULE_ORDER = ("expected", "single", "multi", "min", "max", "best", "worst", "iwae")
 MAX_CURVES = 10
 
 

@@ -74,3 +74,35 @@ def check_scores(scores: object, n: int) -> np.ndarray:
 
 def compute_metrics(y: np.ndarray, scores: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
     return {name: METRICS[name](y, scores) for name in names}
+
+
+def candidate_metrics(y: np.ndarray, candidates: np.ndarray,
+                      names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Every metric of every candidate score vector: ``{name: ndarray (K,)}``."""
+    return {name: np.array([METRICS[name](y, row) for row in candidates]) for name in names}
+
+
+def oracle_pick(per_candidate: dict[str, np.ndarray],
+                choose: Callable[[np.ndarray], int]) -> tuple[dict[str, float], dict[str, int]]:
+    """Per metric, the candidate ``choose`` picks and its value.
+
+    Parameters
+    ----------
+    per_candidate : dict
+        Metric name -> its values over the K candidates (:func:`candidate_metrics`).
+    choose : callable
+        Maps one metric's values, shape (K,), to the index of the candidate to keep.
+
+    Returns
+    -------
+    values, picked : dict, dict
+        The metric value of the picked candidate and its index, per metric.
+    """
+    values: dict[str, float] = {}
+    picked: dict[str, int] = {}
+    for name, vals in per_candidate.items():
+        k = choose(vals)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < len(vals):
+            raise ValueError(f"oracle picked {k!r}, not an index of its {len(vals)} candidates")
+        values[name], picked[name] = float(vals[k]), int(k)
+    return values, picked

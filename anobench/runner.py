@@ -25,7 +25,7 @@ import anobench
 from anobench.api import LabeledData
 from anobench.classes import normal_name, resolve_classes
 from anobench.errors import AnobenchError, DataError, SuiteError
-from anobench.metrics import check_scores, compute_metrics
+from anobench.metrics import candidate_metrics, check_scores, compute_metrics, oracle_pick
 from anobench.protocol import (
     check_test_set,
     derive_seed,
@@ -223,6 +223,27 @@ def samples_read(cfg: DetectorConfig, rules: dict[str, Any]) -> int:
     return need
 
 
+def oracle_scores(rule: Any, draw: Any, measure: str, y: np.ndarray, metrics: tuple[str, ...],
+                  cache: dict[str, dict[str, np.ndarray]] | None = None) -> dict[str, Any]:
+    """Score an oracle rule: every metric of every candidate, the chosen one per metric.
+
+    The stored score vector (``scores/*.npz``) is the candidate chosen for the
+    first metric of the suite. ``cache`` (per cell) shares the metric values
+    of identical candidate sets, e.g. between ``best`` and ``worst``.
+    """
+    n = len(y)
+    cands = np.asarray(rule.candidates(draw, measure))
+    if cands.ndim != 2 or len(cands) < 1 or cands.shape[1] != n:
+        raise ValueError(f"candidates have shape {cands.shape}, expected (K, {n}) with K >= 1")
+    rows = np.stack([check_scores(row, n) for row in cands])
+    key = hashlib.sha256(rows.tobytes()).hexdigest()
+    cache = {} if cache is None else cache
+    if key not in cache:
+        cache[key] = candidate_metrics(y, rows, metrics)
+    values, picked = oracle_pick(cache[key], rule.choose)
+    return dict(scores=rows[picked[metrics[0]]], values=values, picked=picked)
+
+
 def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], dict]:
     """Fit one model on one split and score every column; raise on failure."""
     det = _instantiate(group, seeds["model"], device)
@@ -242,6 +263,7 @@ def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], 
         rules = {r: registry.rules[r].rule for cfg in group.configs for r in cfg.rules}
         n_draw = max(samples_read(cfg, rules) for cfg in group.configs)
         full_draw = det.posterior_draw(split.X_test, n_samples=n_draw, seed=seeds["draw"])
+        oracle_cache: dict[str, dict[str, np.ndarray]] = {}
         for cfg in group.configs:
             draw = full_draw.head(cfg.n_samples)  # each entry sees its own L
             for rname in cfg.rules:
@@ -250,23 +272,30 @@ def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], 
                     if measure not in rule.measures:
                         continue
                     try:
-                        scores = check_scores(rule.reduce(draw, measure), n)
+                        if getattr(rule, "oracle", False):
+                            scored = oracle_scores(rule, draw, measure, split.y_test, suite.metrics,
+                                                   oracle_cache)
+                        else:
+                            scored = dict(scores=check_scores(rule.reduce(draw, measure), n))
                     except ValueError as exc:
                         raise ValueError(f"scoring rule {rname!r} ({measure}): {exc}") from exc
                     column = f"{cfg.column}:{rname}" if cfg.explicit_rules else cfg.column
-                    results.append(dict(column=column, rule=rname, measure=measure,
-                                        scores=scores, cfg=cfg))
+                    results.append(dict(column=column, rule=rname, measure=measure, cfg=cfg,
+                                        **scored))
     score_s = time.perf_counter() - t1
     records = []
     for res in results:
         cfg = res["cfg"]
-        for metric, value in compute_metrics(split.y_test, res["scores"], suite.metrics).items():
+        values = res.get("values") or compute_metrics(split.y_test, res["scores"], suite.metrics)
+        for metric, value in values.items():
             records.append(dict(
                 kind="result", column=res["column"], detector=cfg.name, params=cfg.params,
                 grid=cfg.grid_params, rule=res["rule"], measure=res["measure"], metric=metric,
                 value=value, fit_seconds=round(fit_s, 4), score_seconds=round(score_s, 4),
                 fit_info=info,
             ))
+            if "picked" in res:
+                records[-1].update(oracle=True, oracle_candidate=res["picked"][metric])
     return records, {"fit_seconds": fit_s, "score_seconds": score_s, "info": info,
                      "scores": [(r["column"], r["measure"], r["scores"]) for r in results]}
 

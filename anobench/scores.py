@@ -9,6 +9,10 @@
 * ``columns``, ``measures`` — the column name and measure of each row
   (measure ``""`` for detectors without one).
 
+An oracle rule (``best``/``worst``) picks its candidate score vector per
+metric; its row here is the candidate picked for the suite's *first* metric,
+so other metrics recomputed from it need not equal its records.
+
 The runner writes the file before the cell's records block, so every
 finished cell has its scores.
 """

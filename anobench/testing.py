@@ -22,7 +22,9 @@ Latent-variable detectors also get their ``posterior_draw`` checked.
 
 :func:`check_scoring_rule` reduces synthetic posterior draws and checks
 shapes, finiteness, higher = more anomalous, determinism, no mutation, and a
-clear error for an unsupported measure.
+clear error for an unsupported measure; for an oracle rule (``oracle =
+True``) it checks every candidate score vector the same way and that
+``choose`` returns a valid index.
 
 Each failure raises :class:`ConformanceError` (an ``AssertionError``) with one
 line that names the class, the data kind and the check.
@@ -198,6 +200,16 @@ def check_detector(cls: type, params: dict[str, Any] | None = None, *,
 
 def _check_detector_on(cls, params, signature, kind, seed, min_auc, c: _Checker) -> None:
     data = make_data(kind, seed=seed)
+    check_data = getattr(cls, "check_data", None)
+    if callable(check_data):
+        full = {k: p.default for k, p in signature.items()
+                if p.default is not inspect.Parameter.empty}
+        try:
+            check_data({**full, **params}, tuple(data["X_train"].shape[1:]))
+        except (ValueError, TypeError) as exc:
+            raise c.fail("check_data", f"refuses these parameters for samples of shape "
+                                       f"{data['X_train'].shape[1:]} ({exc}); pass parameters "
+                                       "that fit the check data") from None
     originals = {k: v.copy() for k, v in data.items()}
     det, used = _instantiate(cls, params, seed)
     for pname in signature:
@@ -219,9 +231,12 @@ def _check_detector_on(cls, params, signature, kind, seed, min_auc, c: _Checker)
     s_out = c.scores("score", det.score(X_out), len(X_out))
     auc = _auc(s_test, s_out)
     if auc < min_auc:
-        hint = " (scores look negated: higher must mean more anomalous)" if auc < 0.5 else ""
-        raise c.fail("higher = more anomalous", f"obvious outliers were ranked above normals "
-                                                f"with AUC {auc:.2f} < {min_auc}{hint}")
+        if auc < 0.5:
+            msg = (f"obvious outliers were ranked below normals (AUC {auc:.2f} < {min_auc}): "
+                   "the scores look negated; higher must mean more anomalous")
+        else:
+            msg = f"obvious outliers were not ranked above normals (AUC {auc:.2f} < {min_auc})"
+        raise c.fail("higher = more anomalous", msg)
     for key, arr in data.items():
         if not np.array_equal(arr, originals[key]):
             raise c.fail("no mutation", f"fit/score modified the input array {key}")
@@ -330,19 +345,42 @@ def check_scoring_rule(rule: Any) -> None:
             saved = _copy_draw(draw)
             for measure in rule.measures:
                 cm = _Checker(f"check_scoring_rule({name}) [{measure}, L={L}, beta={beta}]")
-                s = cm.scores("reduce", rule.reduce(draw, measure), len(is_out))
-                if s[is_out].min() <= s[~is_out].max():
-                    raise cm.fail("higher = more anomalous", "examples with much larger "
-                                  "reconstruction errors and KL did not all score highest")
-                again = rule.reduce(draw, measure)
-                if not np.array_equal(s, np.asarray(again)):
-                    raise cm.fail("determinism", "two reductions of the same draw differ")
+                for s in _rule_outputs(cm, rule, draw, measure, len(is_out)):
+                    if s[is_out].min() <= s[~is_out].max():
+                        raise cm.fail("higher = more anomalous", "examples with much larger "
+                                      "reconstruction errors and KL did not all score highest")
             for k, v in saved.items():
                 if not np.array_equal(v, getattr(draw, k)):
-                    raise c.fail("no mutation", f"reduce() modified draw.{k}")
+                    raise c.fail("no mutation", f"{_method(rule)}() modified draw.{k}")
     draw, _ = make_draw(n_samples=max(min_samples, 1))
-    c.expect_clear_error("bad input", lambda: rule.reduce(draw, "no-such-measure"),
-                         "reduce() with an unknown measure")
+    c.expect_clear_error("bad input", lambda: getattr(rule, _method(rule))(draw, "no-such-measure"),
+                         f"{_method(rule)}() with an unknown measure")
+    if getattr(rule, "oracle", False):
+        values = np.array([0.5, 0.9, 0.7])
+        k = rule.choose(values)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < len(values):
+            raise c.fail("choose", f"returned {k!r} for {len(values)} candidates; return the "
+                                   "index of the one to keep")
+
+
+def _method(rule: Any) -> str:
+    return "candidates" if getattr(rule, "oracle", False) else "reduce"
+
+
+def _rule_outputs(c: _Checker, rule: Any, draw: PosteriorDraw, measure: str,
+                  n: int) -> list[np.ndarray]:
+    """The score vectors a rule gives for one draw: one, or an oracle's candidates."""
+    method = _method(rule)
+    out = getattr(rule, method)(draw, measure)
+    again = getattr(rule, method)(draw, measure)
+    if not np.array_equal(np.asarray(out), np.asarray(again)):
+        raise c.fail("determinism", f"two calls of {method}() on the same draw differ")
+    if method == "reduce":
+        return [c.scores("reduce", out, n)]
+    arr = np.asarray(out)
+    if arr.ndim != 2 or len(arr) < 1 or arr.shape[1] != n:
+        raise c.fail("candidates", f"returned shape {arr.shape}, expected (K, {n}) with K >= 1")
+    return [c.scores("candidates", row, n) for row in arr]
 
 
 def check_dataset(loader: Any, data_dir: Any = None, **options: Any) -> LabeledData:

@@ -37,15 +37,28 @@ def test_expected_is_the_error_at_mu(draw):
     assert rules.Expected.min_samples == 0
 
 
-def test_multi_best_worst(draw):
-    multi, best, worst = (reduce(r, draw) for r in (rules.Multi, rules.Best, rules.Worst))
+def test_multi_min_max(draw):
+    multi, lo, hi = (reduce(r, draw) for r in (rules.Multi, rules.Min, rules.Max))
     np.testing.assert_allclose(multi, draw.recon_samples.mean(axis=0))
-    assert (best <= multi).all() and (multi <= worst).all()
-    np.testing.assert_array_equal(best, draw.recon_samples.min(axis=0))
-    np.testing.assert_array_equal(worst, draw.recon_samples.max(axis=0))
+    assert (lo <= multi).all() and (multi <= hi).all()
+    np.testing.assert_array_equal(lo, draw.recon_samples.min(axis=0))
+    np.testing.assert_array_equal(hi, draw.recon_samples.max(axis=0))
 
 
-@pytest.mark.parametrize("rule", [rules.Single, rules.Multi, rules.Best, rules.Worst,
+def test_best_and_worst_are_oracles_over_the_single_sample_score_vectors(draw):
+    for rule in (rules.Best(), rules.Worst()):
+        assert rule.oracle
+        np.testing.assert_array_equal(rule.candidates(draw, "recon"), draw.recon_samples)
+        np.testing.assert_allclose(rule.candidates(draw, "elbo"),
+                                   draw.recon_samples + 0.5 * draw.kl[None, :])
+        with pytest.raises(ValueError, match="is an oracle"):
+            rule.reduce(draw, "recon")
+    values = np.array([0.7, 0.9, 0.6, 0.9, 0.6])
+    assert rules.Best().choose(values) == 1 and rules.Worst().choose(values) == 2
+    assert not rules.Min.oracle and not rules.Single.oracle
+
+
+@pytest.mark.parametrize("rule", [rules.Single, rules.Multi, rules.Min, rules.Max,
                                   rules.Expected])
 def test_elbo_measure_adds_beta_kl(rule, draw):
     np.testing.assert_allclose(reduce(rule, draw, "elbo"),
@@ -89,7 +102,7 @@ def test_every_builtin_rule_is_registered(registry):
 # -- how the runner applies rules to one draw ---------------------------------
 
 class FakeLatent(LatentDetector):
-    """Scores = the pixel sum in samples 0-1 and its negative in samples 2+."""
+    """Scores = the pixel sum s in samples 0-1 and -2·s in samples 2+."""
 
     requested: ClassVar[list[int]] = []
 
@@ -105,7 +118,7 @@ class FakeLatent(LatentDetector):
     def posterior_draw(self, X, n_samples, seed):
         FakeLatent.requested.append(n_samples)
         s = X.reshape(len(X), -1).sum(1).astype(np.float64)
-        rows = np.array([s if ell < 2 else -s for ell in range(n_samples)]).reshape(n_samples, -1)
+        rows = np.array([s if ell < 2 else -2 * s for ell in range(n_samples)]).reshape(n_samples, -1)
         return PosteriorDraw(recon_mu=s, recon_samples=rows, kl=np.zeros_like(s),
                              log_weights=-rows, beta=1.0)
 
@@ -152,5 +165,75 @@ n_samples = 4
     assert FakeLatent.requested == [4]  # single reads 1 sample, expected none: L = 4, not 100
     auc = {r["column"]: r["value"] for r in read_records(run_dir) if r["metric"] == "roc_auc"}
     assert auc["two:multi"] != auc["four:multi"]
-    assert auc["four:multi"] == 0.5  # samples 0-1 and 2-3 cancel: constant scores
+    # the mean of s, s, -2s, -2s is -s/2: the ranking reversed
+    assert auc["four:multi"] == pytest.approx(1 - auc["two:multi"])
     assert auc["two:multi"] == auc["single-only:single"] == auc["single-only:expected"]
+
+
+class WigglyLatent(FakeLatent):
+    """recon_mu = the pixel sum s; sample l = s + 7·l·sin(s): each sample ranks differently."""
+
+    def posterior_draw(self, X, n_samples, seed):
+        s = X.reshape(len(X), -1).sum(1).astype(np.float64)
+        rows = wiggly_rows(s, n_samples)
+        return PosteriorDraw(recon_mu=s, recon_samples=rows, kl=np.zeros_like(s),
+                             log_weights=-rows, beta=1.0)
+
+
+def wiggly_rows(s, n_samples):
+    return np.array([s + 7.0 * ell * np.sin(s) for ell in range(n_samples)]).reshape(n_samples, -1)
+
+
+def test_best_and_worst_keep_the_sample_with_the_best_and_worst_metric(tmp_path):
+    from anobench.hookspecs import hookimpl
+    from anobench.metrics import METRICS
+    from anobench.plugins import build_registry, get_plugin_manager
+    from anobench.runner import run_suite
+    from anobench.scores import load_scores, scores_path
+    from anobench.store import read_records
+    from anobench.suite import parse_suite
+
+    plugin = type("P", (), {})()
+    plugin.anobench_register_detectors = hookimpl(
+        lambda registry: registry.add_detector("wiggly", WigglyLatent))
+    registry = build_registry(get_plugin_manager(extra_plugins=[("wplug", plugin)]))
+    text = """
+[suite]
+name = "oracle"
+repetitions = 1
+[[datasets]]
+name = "digits"
+classes = [3]
+[[detectors]]
+name = "wiggly"
+rules = ["expected", "single", "best", "worst", "min"]
+measures = ["recon"]
+n_samples = 6
+"""
+    suite = parse_suite(text, "oracle.toml", registry)
+    run_dir, failed = run_suite(suite, registry, results_root=tmp_path,
+                                stream=open("/dev/null", "w"))
+    assert failed == 0
+    recs = read_records(run_dir)
+    stored = load_scores(scores_path(run_dir, recs[0]["cell"]))
+    s = stored.scores["wiggly:expected", "recon"].astype(np.float64)
+    y = stored.labels
+    rows = wiggly_rows(s, 6)
+    by = {(r["column"], r["metric"]): r for r in recs}
+    for metric in suite.metrics:
+        per_sample = np.array([METRICS[metric](y, row) for row in rows])
+        assert len(set(np.round(per_sample, 6))) > 2  # the samples really differ
+        best, worst = by["wiggly:best", metric], by["wiggly:worst", metric]
+        assert best["value"] == pytest.approx(per_sample.max())
+        assert worst["value"] == pytest.approx(per_sample.min())
+        assert best["oracle_candidate"] == int(np.argmax(per_sample))
+        assert worst["oracle_candidate"] == int(np.argmin(per_sample))
+        assert best["oracle"] is True and worst["oracle"] is True
+        assert "oracle" not in by["wiggly:single", metric] and "oracle" not in by["wiggly:min", metric]
+        assert by["wiggly:single", metric]["value"] == pytest.approx(per_sample[0])
+    # scores/*.npz holds the candidate picked for the suite's first metric
+    first = np.array([METRICS[suite.metrics[0]](y, row) for row in rows])
+    np.testing.assert_allclose(stored.scores["wiggly:best", "recon"], rows[int(np.argmax(first))],
+                               rtol=1e-6)
+    np.testing.assert_allclose(stored.scores["wiggly:worst", "recon"], rows[int(np.argmin(first))],
+                               rtol=1e-6)

@@ -7,6 +7,7 @@ import pytest
 
 from anobench.api import Detector, ScoringRule
 from anobench.plugins import load_registry
+from anobench.registry import init_parameters
 from anobench.testing import (
     ConformanceError,
     check_detector,
@@ -32,7 +33,19 @@ def _builtin_detectors():
 @pytest.mark.parametrize("name", _builtin_detectors())
 def test_builtin_detector_conforms_on_tabular_data(name):
     spec = load_registry().detectors[name]
-    check_detector(spec.cls, fast_params(spec.cls, **spec.defaults), kinds=("tabular",))
+    params = fast_params(spec.cls, **spec.defaults)
+    if "n_components" in init_parameters(spec.cls):
+        params["n_components"] = 4  # the check data has 8 features
+    check_detector(spec.cls, params, kinds=("tabular",))
+
+
+def test_the_kit_refuses_params_that_check_data_refuses():
+    from anobench_plugins.classical import PCADetector
+
+    with pytest.raises(ConformanceError, match=r"check_detector\(PCADetector\) \[tabular\]: "
+                       r"check_data: refuses these parameters for samples of shape \(8,\) "
+                       r"\(n_components = 32 is not below the 8 features"):
+        check_detector(PCADetector, kinds=("tabular",))
 
 
 @pytest.mark.parametrize("name", _builtin_detectors())
@@ -143,7 +156,7 @@ def test_a_conforming_detector_passes():
 
 
 @pytest.mark.parametrize("cls, fragment", [
-    (Negated, "higher = more anomalous: obvious outliers were ranked above normals with AUC 0.00"),
+    (Negated, "higher = more anomalous: obvious outliers were ranked below normals (AUC 0.00 < 0.9): the scores look negated"),
     (Column, "score: returned shape"),
     (Ints, "expected floats"),
     (Noisy, "determinism"),
