@@ -87,3 +87,18 @@ def test_every_shipped_suite_parses(registry):
     for path in suites:
         s = load_suite(path, registry)
         assert s.detectors and s.datasets
+
+
+def test_paper_appendix_suites_store_what_the_paper_reports(registry):
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent / "suites"
+    beta = load_suite(root / "beta.toml", registry)
+    # Appendix A and Figure 4 speak of the reconstruction error: store recon next to elbo
+    assert all(set(c.measures) == {"elbo", "recon"} for c in beta.detectors)
+    assert {c.params["beta"] for c in beta.detectors} == {round(0.1 * i, 1) for i in range(16)}
+    samples = load_suite(root / "samples.toml", registry)
+    rules = set(samples.detectors[0].rules)
+    # A.1's best/worst sample (the oracle) and the per-example min/max
+    assert {"expected", "single", "multi", "best", "worst", "min", "max"} <= rules
+    assert registry.rules["best"].rule.oracle and not registry.rules["min"].rule.oracle
