@@ -1,0 +1,240 @@
+"""Golden test: a report's numbers and marks do not change when the code behind it does.
+
+Every report below is rendered through the command line (``anobench report RUN
+--no-figures``) from stored records: the three real runs in
+``results/reference/`` and a few synthetic runs built here (rules of one
+model, duplicate columns, tied repetitions, two datasets, a β grid, explicit
+``[report]`` options). From each ``report.md`` we keep what a reader takes as
+a result — the text of every table cell (numbers, bold, † marks), in
+order, under its table title; the Friedman statistics of the rank notes; the
+numbers of the summary sentences — and compare them with
+``tests/golden/report.json``, written by the code before the report package
+was restructured (issue 11). Prose (footnotes, headings) may change; these may
+not, except where an issue asked for a different result: those blocks are
+listed in ``CHANGED`` with the reason, and their new content is stored next to
+the old one, so each change is deliberate and visible.
+
+Regenerate (only when a change is intended, and say why in ``CHANGED``)::
+
+    python tests/test_report_golden.py
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _synthetic_runs import make_records, write_run  # noqa: E402
+
+from anobench.cli import main  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden" / "report.json"
+REFERENCE = REPO / "results" / "reference"
+
+#: Blocks whose content an issue changed on purpose: (run, title) -> reason.
+#: Their new content is stored under "after" in the golden file.
+CHANGED: dict[tuple[str, str], str] = {}
+
+
+def _wiggle(col: str, c: int, rep: int) -> float:
+    """A deterministic, irregular offset in [0, 0.012] (so p-values vary)."""
+    return ((c * 31 + rep * 17 + sum(map(ord, col)) * 7) % 13) / 1000
+
+
+def _rules_value(col, c, rep):
+    return (0.80 + 0.01 * c + 0.002 * rep + _wiggle(col, c, rep)
+            + {"ed-vae": 0.015, "vae:multi": 0.006, "pca": -0.04}.get(col, 0.0))
+
+
+def _dup_value(col, c, rep):
+    base = 0.75 + 0.015 * c + 0.001 * rep + _wiggle("vae", c, rep)
+    if col in ("ed-vae", "vae:expected"):  # the same scores: same model, rule and measure
+        return base + 0.004 + 0.001 * ((c + rep) % 3)
+    if col == "pca":
+        return base - 0.01 + _wiggle(col, c, rep)
+    return base  # vae and vae:single
+
+
+def _tie_value(col, c, rep):
+    base = 0.8 + 0.01 * c + 0.003 * rep
+    if col == "ed-vae" and rep != 0:  # repetition 0 ties: 5 non-zero differences of 6
+        return base + 0.01 + 0.001 * rep
+    return base
+
+
+SYNTHETIC = {
+    "rules": dict(
+        columns={"vae": {"rule": "single", "measure": "elbo", "model": "vae-1"},
+                 "ed-vae": {"rule": "expected", "measure": "elbo", "model": "vae-1"},
+                 "vae:multi": {"rule": "multi", "measure": "elbo", "model": "vae-1"},
+                 "pca": {}},
+        value=_rules_value, classes=range(4), reps=8),
+    "duplicates": dict(
+        columns={"vae": {"rule": "single", "measure": "elbo", "model": "m"},
+                 "ed-vae": {"rule": "expected", "measure": "elbo", "model": "m"},
+                 "vae:single": {"rule": "single", "measure": "elbo", "model": "m"},
+                 "vae:expected": {"rule": "expected", "measure": "elbo", "model": "m"},
+                 "pca": {"model": "p"}},
+        value=_dup_value, classes=range(10), reps=6, metrics=("roc_auc",)),
+    "ties": dict(
+        columns={"vae": {"rule": "single", "measure": "elbo", "model": "m"},
+                 "ed-vae": {"rule": "expected", "measure": "elbo", "model": "m"}},
+        value=_tie_value, classes=range(6), reps=6, metrics=("roc_auc",)),
+    "two-datasets": dict(
+        columns={"vae": {"rule": "single", "measure": "elbo", "model": "m"},
+                 "ed-vae": {"rule": "expected", "measure": "elbo", "model": "m"}},
+        value=_rules_value, classes=range(6), reps=6, metrics=("roc_auc",),
+        datasets=("zeta", "Alpha")),
+    "sweep": dict(
+        columns={f"{n}[beta={b:g}]": {"rule": r, "measure": "elbo", "model": f"m{b}",
+                                      "grid": {"beta": b}}
+                 for b in (0.0, 0.5, 1.0) for n, r in (("vae", "single"), ("ed-vae", "expected"))},
+        value=lambda col, c, rep: 0.8 + 0.01 * c + 0.002 * rep + _wiggle(col, c, rep)
+        + (0.01 if col.startswith("ed") else 0.0),
+        classes=range(6), reps=3, metrics=("roc_auc",)),
+    "options": dict(
+        columns={"vae": {"rule": "single", "measure": "elbo", "model": "vae-1"},
+                 "ed-vae": {"rule": "expected", "measure": "elbo", "model": "vae-1"},
+                 "vae:multi": {"rule": "multi", "measure": "elbo", "model": "vae-1"},
+                 "pca": {"model": "p"}},
+        value=_rules_value, classes=range(7), reps=7,
+        report='[report]\nreference = "pca"\ncorrection = "bonferroni"\nalpha = 0.1\n'
+               'sem_ddof = 0\npairs = [["vae:multi", "vae"]]'),
+}
+
+
+def synthetic_run(root: Path, name: str) -> Path:
+    spec = dict(SYNTHETIC[name])
+    report = spec.pop("report", "")
+    datasets = spec.pop("datasets", ("d",))
+    recs = []
+    for ds in datasets:
+        recs += make_records(spec["value"], spec["columns"], classes=spec["classes"],
+                             reps=spec["reps"], dataset=ds,
+                             metrics=spec.get("metrics", ("roc_auc", "pr_auc")))
+    return write_run(root / name, recs, reps=spec["reps"], report=report, scores=False)
+
+
+def reference_run(root: Path, name: str) -> Path:
+    dest = root / name
+    dest.mkdir(parents=True)
+    for f in ("meta.json", "records.jsonl"):
+        shutil.copy(REFERENCE / name / f, dest / f)
+    return dest
+
+
+def render(run: Path) -> str:
+    """report.md of a run, written by the command line."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["report", str(run), "--no-figures"])
+    assert code == 0, f"anobench report {run} exited with {code}"
+    return (run / "report.md").read_text(encoding="utf-8")
+
+
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_FRIEDMAN = re.compile(r"Friedman χ² = (\S+) \(df (\d+)\), p = (\S+), over (\d+) .*?"
+                       r"CD = (\S+) at α = (\S+):")
+_SUMMARY = re.compile(r"mean (\S+) vs (\S+), .* higher in (\d+) of (\d+) classes "
+                      r"\(W/T/L (\S+)\), Wilcoxon on class means (.*?); (.*)\.$")
+
+
+def extract(markdown: str) -> dict:
+    """The numbers and marks of a report, by block.
+
+    ``blocks``: table title -> rows (cells joined by `` | ``), ``friedman: TITLE``
+    -> the statistics of a rank note, ``summary: PAIR`` -> the numbers of a
+    summary sentence; ``order``: the table titles in order.
+    """
+    blocks: dict[str, list[str]] = {}
+    order: list[str] = []
+    title = ""
+    lines = markdown.splitlines()
+
+    def add(key: str, value: list[str]) -> str:
+        base, n = key, 2
+        while key in blocks:
+            key = f"{base} #{n}"
+            n += 1
+        blocks[key] = value
+        return key
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("### "):
+            title = line[4:].strip()
+        elif line.startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                cells = [c.strip() for c in _CELL_SPLIT.split(lines[i].strip())[1:-1]]
+                if not all(set(c) <= set("-:") for c in cells):  # skip the |---| rule
+                    rows.append(" | ".join(cells))
+                i += 1
+            order.append(add(title, rows))
+            continue
+        elif line.startswith("_Friedman"):
+            m = _FRIEDMAN.search(line)
+            if m:
+                add(f"friedman: {title}", list(m.groups()))
+        elif " vs " in line and "Wilcoxon on class means" in line:
+            m = _SUMMARY.search(line)
+            assert m, f"summary sentence not understood: {line}"
+            add(f"summary: {line.split(':', 1)[0]}", list(m.groups()))
+        i += 1
+    return {"order": order, "blocks": blocks}
+
+
+RUNS = sorted(p.name for p in REFERENCE.iterdir() if (p / "records.jsonl").is_file()) \
+    if REFERENCE.is_dir() else []
+
+
+def build_all(root: Path) -> dict[str, dict]:
+    out = {}
+    for name in RUNS:
+        out[name] = extract(render(reference_run(root / "reference", name)))
+    for name in SYNTHETIC:
+        out[name] = extract(render(synthetic_run(root / "synthetic", name)))
+    return out
+
+
+def _golden() -> dict:
+    return json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    return build_all(tmp_path_factory.mktemp("golden"))
+
+
+@pytest.mark.parametrize("run", RUNS + list(SYNTHETIC))
+def test_numbers_and_marks_are_unchanged(rendered, run):
+    golden = _golden()["runs"][run]
+    now = rendered[run]
+    changed = {key for (r, key) in CHANGED if r == run}
+    assert {k: v for k, v in now["blocks"].items() if k not in changed} == {
+        k: v for k, v in golden["blocks"].items() if k not in changed}
+    assert [k for k in now["order"] if k not in changed] == [
+        k for k in golden["order"] if k not in changed]
+
+
+def regenerate() -> None:  # pragma: no cover - run by hand
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = build_all(Path(tmp))
+    GOLDEN.parent.mkdir(exist_ok=True)
+    GOLDEN.write_text(json.dumps({"runs": runs}, indent=1, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    print(f"wrote {GOLDEN} ({GOLDEN.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    regenerate()
