@@ -16,9 +16,8 @@ def _registry():
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from anobench.report import render_report
+    from anobench.report import write_report
     from anobench.runner import run_suite
-    from anobench.store import read_records
     from anobench.suite import load_suite
 
     registry = _registry()
@@ -27,39 +26,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite, registry, results_root=args.results, data_dir=args.data_dir,
         device=args.device, resume=args.resume,
     )
-    from anobench.reportcfg import parse_report_options
-
-    options = parse_report_options(suite.report, suite.path)
-    print(render_report(read_records(run_dir), fmt=args.format, options=options))
-    print(f"records: {run_dir / 'records.jsonl'}")
+    text = write_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
+    _print_report(run_dir, text)
     return 1 if failed else 0
 
 
+def _print_report(run_dir: Path, text: str) -> None:
+    print(text)
+    print(f"anobench: records in {run_dir / 'records.jsonl'}; wrote {run_dir / 'report.md'} and "
+          f"{run_dir / 'report.html'}", file=sys.stderr)
+
+
+def report_overrides(args: argparse.Namespace) -> dict:
+    """The ``[report]`` keys given on the command line (checked by the report's parser)."""
+    given = {"reference": args.reference, "alpha": args.alpha, "sem_ddof": args.sem_ddof,
+             "metrics": args.metric, "curves": args.curves,
+             "pairs": [list(p) for p in args.pair] if args.pair else None}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from anobench.document import write_report
+    from anobench.report import write_report
 
     run_dir = Path(args.run_dir)
-    if args.alpha is not None and not 0.0 < args.alpha <= 0.5:
-        raise AnobenchError(f"--alpha must be in (0, 0.5], got {args.alpha}")
-    overrides = {
-        "sem_ddof": args.sem_ddof, "alpha": args.alpha, "reference": args.reference,
-        "metrics": tuple(args.metric) if args.metric else None,
-        "pairs": tuple(tuple(p) for p in args.pair) if args.pair else None,
-        "curves": tuple(args.curves) if args.curves else None,
-    }
-    for c in args.curves or ():
-        if c.count("/") != 2:
-            raise AnobenchError(f"--curves {c!r}: expected DATASET/CLASS/REPETITION")
-    text = write_report(run_dir, fmt=args.format, overrides=overrides,
+    text = write_report(run_dir, fmt=args.format, overrides=report_overrides(args),
                         figures=False if args.no_figures else None)
-    print(text)
-    print(f"anobench: wrote {run_dir / 'report.md'} and {run_dir / 'report.html'}",
-          file=sys.stderr)
+    _print_report(run_dir, text)
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from anobench.compare import compare_runs
+    from anobench.report import compare_runs
 
     print(compare_runs(Path(args.run_a), Path(args.run_b), fmt=args.format,
                        allow_different_suites=args.allow_different_suites, metrics=args.metric))
@@ -149,8 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--format", choices=["markdown", "latex", "plain"], default="markdown",
                      help="table format (default: markdown)")
 
-    r = sub.add_parser("run", parents=[data_dir, fmt], help="run a suite and print its tables",
-                       description="Run every cell of a suite, store records, print the tables.")
+    r = sub.add_parser("run", parents=[data_dir, fmt], help="run a suite and report it",
+                       description="Run every cell of a suite, store records, then write and "
+                                   "print its report (as `anobench report RUN_DIR` does).")
     r.add_argument("suite", help="suite TOML file")
     r.add_argument("--results", default="results", metavar="DIR",
                    help="results root (default: results); runs go to DIR/<suite>/<run-id>")
@@ -158,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="device for neural detectors (default: the suite's, else auto)")
     r.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                    help="continue a run: skip finished cells (default: the latest run of the suite)")
+    r.add_argument("--no-figures", action="store_true", help="skip the report's figures")
     r.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", parents=[fmt],

@@ -74,7 +74,7 @@ def model_groups(suite: Suite, registry: Registry) -> list[ModelGroup]:
     for ident, cfgs in groups.items():
         short = hashlib.sha256(ident.encode()).hexdigest()[:10]
         first = cfgs[0]
-        out.append(ModelGroup(f"{first.column}-{short}", first.name,
+        out.append(ModelGroup(f"{first.point}-{short}", first.name,
                               registry.detectors[first.name].cls, first.params, tuple(cfgs)))
     return out
 
@@ -147,7 +147,7 @@ def check_data_fit(suite: Suite, registry: Registry, datasets: dict[str, Labeled
                 check(dict(cfg.params), shape)
             except (ValueError, TypeError) as exc:
                 raise SuiteError(f"{suite.path}: detectors[{cfg.entry}].params: detector "
-                                 f"{cfg.column!r} on dataset {entry.label!r} (samples of shape "
+                                 f"{cfg.point!r} on dataset {entry.label!r} (samples of shape "
                                  f"{shape}): {exc}") from None
 
 
@@ -258,7 +258,8 @@ def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], 
     if not any(cfg.rules for cfg in group.configs):
         scores = check_scores(det.score(split.X_test), n)
         for cfg in group.configs:
-            results.append(dict(column=cfg.column, rule=None, measure=None, scores=scores, cfg=cfg))
+            results.extend(dict(column=col, scores=scores, cfg=cfg, fields={})
+                           for col in cfg.columns)
     else:
         rules = {r: registry.rules[r].rule for cfg in group.configs for r in cfg.rules}
         n_draw = max(samples_read(cfg, rules) for cfg in group.configs)
@@ -266,22 +267,19 @@ def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], 
         oracle_cache: dict[str, dict[str, np.ndarray]] = {}
         for cfg in group.configs:
             draw = full_draw.head(cfg.n_samples)  # each entry sees its own L
-            for rname in cfg.rules:
-                rule = rules[rname]
-                for measure in cfg.measures:
-                    if measure not in rule.measures:
-                        continue
-                    try:
-                        if getattr(rule, "oracle", False):
-                            scored = oracle_scores(rule, draw, measure, split.y_test, suite.metrics,
-                                                   oracle_cache)
-                        else:
-                            scored = dict(scores=check_scores(rule.reduce(draw, measure), n))
-                    except ValueError as exc:
-                        raise ValueError(f"scoring rule {rname!r} ({measure}): {exc}") from exc
-                    column = f"{cfg.column}:{rname}" if cfg.explicit_rules else cfg.column
-                    results.append(dict(column=column, rule=rname, measure=measure, cfg=cfg,
-                                        **scored))
+            for col in cfg.columns:
+                rule = rules[col.rule]
+                try:
+                    if getattr(rule, "oracle", False):
+                        scored = oracle_scores(rule, draw, col.measure, split.y_test,
+                                               suite.metrics, oracle_cache)
+                    else:
+                        scored = dict(scores=check_scores(rule.reduce(draw, col.measure), n))
+                except ValueError as exc:
+                    raise ValueError(f"scoring rule {col.rule!r} ({col.measure}): {exc}") from exc
+                cap = getattr(rule, "max_samples", None)  # samples the rule read
+                samples = cfg.n_samples if cap is None else min(cfg.n_samples, cap)
+                results.append(dict(column=col, cfg=cfg, fields={"samples": samples}, **scored))
     score_s = time.perf_counter() - t1
     records = []
     for res in results:
@@ -289,15 +287,15 @@ def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], 
         values = res.get("values") or compute_metrics(split.y_test, res["scores"], suite.metrics)
         for metric, value in values.items():
             records.append(dict(
-                kind="result", column=res["column"], detector=cfg.name, params=cfg.params,
-                grid=cfg.grid_params, rule=res["rule"], measure=res["measure"], metric=metric,
-                value=value, fit_seconds=round(fit_s, 4), score_seconds=round(score_s, 4),
-                fit_info=info,
+                kind="result", **res["column"].record_fields(), **res["fields"],
+                detector=cfg.name, params=cfg.params, metric=metric, value=value,
+                fit_seconds=round(fit_s, 4), score_seconds=round(score_s, 4), fit_info=info,
             ))
             if "picked" in res:
                 records[-1].update(oracle=True, oracle_candidate=res["picked"][metric])
     return records, {"fit_seconds": fit_s, "score_seconds": score_s, "info": info,
-                     "scores": [(r["column"], r["measure"], r["scores"]) for r in results]}
+                     "scores": [(r["column"].name, r["column"].measure, r["scores"])
+                                for r in results]}
 
 
 def run_suite(
@@ -436,7 +434,7 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out, on_ce
         extra = ""
         if "epochs" in timing["info"]:
             extra = f" ({timing['info']['epochs']} epochs)"
-        print(f"[{k}/{len(todo)}] {entry.label} class {nk} rep {rep} {group.key.rsplit('-', 1)[0]}: "
+        print(f"[{k}/{len(todo)}] {entry.label} class {nk} rep {rep} {group.configs[0].point}: "
               f"fit {timing['fit_seconds']:.1f}s{extra}, score {timing['score_seconds']:.1f}s, "
               f"{suite.metrics[0]} {np.mean(auc):.3f} | elapsed {_fmt_secs(elapsed)} "
               f"ETA {_fmt_secs(eta)}", file=out, flush=True)

@@ -18,10 +18,11 @@ from typing import Any
 import tomllib
 
 from anobench.api import MEASURES
+from anobench.column import Column, grid_point
 from anobench.errors import SuiteError
 from anobench.metrics import METRICS
 from anobench.registry import Registry, did_you_mean
-from anobench.reportcfg import parse_report_options, suite_columns
+from anobench.report.options import ReportOptions, parse_report_options
 
 SUITE_KEYS = {
     "name": str, "description": str, "seed": int, "repetitions": int,
@@ -62,14 +63,20 @@ class DetectorConfig:
     """One point of a detector entry's grid: fixed parameters and the rules to score."""
 
     name: str
-    column: str  # table column prefix, e.g. "vae" or "vae[beta=0.5]"
+    label: str  # the entry's label (the detector name unless set)
     params: dict[str, Any]
     rules: tuple[str, ...]  # empty for non-latent detectors
-    explicit_rules: bool  # True when the suite listed rules (columns get ":rule")
     measures: tuple[str, ...]
     n_samples: int
     grid_params: dict[str, Any] = field(default_factory=dict)
     entry: int = 0  # index of its [[detectors]] entry, for messages
+    #: the table columns this grid point writes: one per (rule, measure) it scores
+    columns: tuple[Column, ...] = ()
+
+    @property
+    def point(self) -> str:
+        """The entry's label at this grid point, e.g. ``vae[beta=0.5]``."""
+        return Column(self.label, grid_point(self.grid_params)).name
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ class Suite:
     device: str
     datasets: tuple[DatasetEntry, ...]
     detectors: tuple[DetectorConfig, ...]
-    report: dict[str, Any] = field(default_factory=dict)
+    report: ReportOptions = field(default_factory=ReportOptions)
 
 
 class _Ctx:
@@ -160,10 +167,6 @@ def _check_params(ctx, where, params: dict, signature: dict[str, inspect.Paramet
                                f"(default is {signature[key].default!r})")
 
 
-def _format_value(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
 def _is_class(x: Any) -> bool:
     return (isinstance(x, int) and not isinstance(x, bool)) or (isinstance(x, str) and bool(x))
 
@@ -228,10 +231,8 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
 
     datasets = _parse_datasets(ctx, doc.get("datasets"), registry, anomalies, ratio)
     detectors = _parse_detectors(ctx, doc.get("detectors"), registry)
-    report = doc.get("report", {})
-    if not isinstance(report, dict):
-        raise ctx.fail("report", "must be a table ([report])")
-    parse_report_options(report, path, columns=suite_columns(detectors))
+    report = parse_report_options(doc.get("report", {}), path,
+                                  columns=[c for d in detectors for c in d.columns])
     return Suite(
         name=name, path=path, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(),
         description=vals.get("description", ""), seed=seed, repetitions=reps,
@@ -349,15 +350,27 @@ def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[Detecto
         for combo in itertools.product(*(_grid(params[k]) for k in keys)):
             point = dict(zip(keys, combo))
             grid = {k: point[k] for k in grid_keys}
-            column = label + ("[" + ",".join(f"{k}={_format_value(v)}" for k, v in grid.items())
-                              + "]" if grid else "")
             _check_values(ctx, f"{where}.params", spec, {**spec.defaults, **point})
-            out.append(DetectorConfig(dname, column, {**spec.defaults, **point}, rules, explicit,
-                                      measures, n_samples, grid, i))
-    columns = [c.column for c in out]
-    for col in columns:
-        if columns.count(col) > 1:
+            columns = _columns(label, grid_point(grid), rules, measures, explicit, registry)
+            out.append(DetectorConfig(dname, label, {**spec.defaults, **point}, rules, measures,
+                                      n_samples, grid, entry=i, columns=columns))
+    points = [c.point for c in out]
+    for col in points:
+        if points.count(col) > 1:
             raise ctx.fail("detectors", f"column {col!r} appears twice; give one entry a 'label'")
+    return tuple(out)
+
+
+def _columns(label: str, grid: tuple, rules: tuple[str, ...], measures: tuple[str, ...],
+             explicit: bool, registry: Registry) -> tuple[Column, ...]:
+    """The columns one grid point of an entry writes: each rule read as each measure it has."""
+    if not rules:
+        return (Column(label, grid),)
+    out = []
+    for name in rules:
+        rule = registry.rules[name].rule
+        out.extend(Column(label, grid, name, m, explicit, bool(getattr(rule, "oracle", False)))
+                   for m in measures if m in rule.measures)
     return tuple(out)
 
 

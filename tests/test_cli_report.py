@@ -62,8 +62,8 @@ def test_report_bad_input(runs, capsys, tmp_path):
     assert "no column 'kpca'" in err
     assert "must be in (0, 0.5]" in _err(capsys, ["report", str(a), "--alpha", "0.9"])
     assert "not a run directory" in _err(capsys, ["report", str(tmp_path)])
-    assert "expected DATASET/CLASS/REPETITION" in _err(capsys, ["report", str(a), "--curves",
-                                                                "d/0"])
+    assert "--curves: expected 'dataset/class/repetition', got 'd/0'" in _err(
+        capsys, ["report", str(a), "--curves", "d/0"])
     assert "no stored scores for cell 'd/0/0'" in _err(capsys, ["report", str(a), "--curves",
                                                                 "d/0/0"])
 

@@ -305,7 +305,7 @@ name = "{detector}"
 
 def test_failed_cell_retried_by_resume_no_longer_shows_as_failed(plugin_registry, tmp_path,
                                                                  monkeypatch):
-    from anobench.document import write_report
+    from anobench.report import write_report
 
     suite = _suite("sometimes", plugin_registry, tmp_path)
     monkeypatch.setitem(FLAG, "fail", True)

@@ -26,14 +26,14 @@ def test_defaults_follow_the_paper(registry):
     s = parse(BASE, registry)
     assert s.anomaly_ratio == 0.2 and s.val_fraction == 0.2 and s.seed == 0
     assert s.metrics == ("roc_auc", "pr_auc", "average_precision")
-    assert s.detectors[0].params == {} and s.detectors[0].column == "pca"
+    assert s.detectors[0].params == {} and s.detectors[0].point == "pca"
     assert s.datasets[0].classes is None
 
 
 def test_grid_expands_to_columns(registry):
     s = parse(BASE.replace('name = "pca"', 'name = "pca"\nparams = { n_components = [4, 8] }'),
               registry)
-    assert [d.column for d in s.detectors] == ["pca[n_components=4]", "pca[n_components=8]"]
+    assert [d.point for d in s.detectors] == ["pca[n_components=4]", "pca[n_components=8]"]
     assert [d.params["n_components"] for d in s.detectors] == [4, 8]
 
 

@@ -197,7 +197,8 @@ def test_tables_show_the_test_set_sizes_in_the_footnote(tmp_path, capsys):
 
 
 def test_footnote_lists_sizes_per_class_when_they_differ():
-    from anobench.report import build_tables, test_set_note
+    from anobench.report.render import test_set_note
+    from anobench.report.tables import build_tables
 
     recs = [dict(kind="result", dataset="d", normal=str(c), column="pca", measure=None,
                  metric="roc_auc", value=0.5, repetition=rep, n_test=n + a, n_anomalies=a)

@@ -1,10 +1,11 @@
-"""Contrast two runs column by column (``anobench compare RUN_A RUN_B``).
+"""Two runs side by side, column by column (``anobench compare RUN_A RUN_B``).
 
 For every (dataset, metric, measure, column) stored in both runs: the mean
 over classes in A and in B, the difference, wins/ties/losses of A over the
 classes, and a two-sided Wilcoxon signed-rank test on the class means paired
 by class (no test with too few classes). Runs of different suites are
-refused unless asked for; a changed suite text is noted.
+refused unless asked for; a changed suite text is noted. Built on the
+report's tables, tests and markup; owns only the comparison's own table.
 """
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from anobench import stats
 from anobench.errors import AnobenchError
-from anobench.metrics import LABELS
-from anobench.report import Cell, build_tables, render_grid
+from anobench.report.markup import Entry, table_text
+from anobench.report.render import no_test
+from anobench.report.statistics import EXACT_MAX, PairedResult, min_pairs, paired_comparison
+from anobench.report.tables import build_tables, metric_label
 from anobench.store import read_meta, read_records
 
 
@@ -50,7 +52,7 @@ def compare_runs(run_a: Path, run_b: Path, *, fmt: str = "markdown", alpha: floa
     for key in common:
         ta, tb = tabs_a[key], tabs_b[key]
         cols = [c for c in ta.columns if c in tb.columns]
-        only |= set(ta.columns) ^ set(tb.columns)
+        only |= {c.name for c in set(ta.columns) ^ set(tb.columns)}
         rows = []
         for col in cols:
             ma, mb = ta.class_means(col), tb.class_means(col)
@@ -59,19 +61,19 @@ def compare_runs(run_a: Path, run_b: Path, *, fmt: str = "markdown", alpha: floa
                 continue
             xa = np.array([ma[r] for r in classes])
             xb = np.array([mb[r] for r in classes])
-            res = stats.paired_comparison(xa, xb, alpha=alpha)
+            res = paired_comparison(xa, xb, alpha=alpha)
             sig = res.p is not None and res.p < alpha
-            rows.append([col, str(len(classes)), f"{100 * xa.mean():.1f}", f"{100 * xb.mean():.1f}",
+            rows.append([col.name, str(len(classes)), f"{100 * xa.mean():.1f}", f"{100 * xb.mean():.1f}",
                          f"{100 * (xa.mean() - xb.mean()):+.2f}",
                          f"{res.wins}/{res.ties}/{res.losses}",
-                         Cell(_p_text(res), bold=sig)])
+                         Entry(_p_text(res, alpha), bold=sig)])
         if not rows:
             continue
         any_column = True
         dataset, metric, measure = key
-        title = f"{dataset}: {LABELS.get(metric, metric)}" + (
+        title = f"{dataset}: {metric_label(metric)}" + (
             f", measure: {measure}" if measure else "")
-        grid = render_grid(["column", "classes", "A", "B", "A − B ×100", "W/T/L (A)", "p"],
+        grid = table_text(["column", "classes", "A", "B", "A − B ×100", "W/T/L (A)", "p"],
                            rows, fmt)
         parts.append(f"### {title}\n\n{grid}\n" if fmt == "markdown" else f"{title}\n{grid}\n")
     if not any_column:
@@ -80,12 +82,12 @@ def compare_runs(run_a: Path, run_b: Path, *, fmt: str = "markdown", alpha: floa
         parts.append(f"Columns in only one run: {', '.join(sorted(only))}\n")
     parts.append(f"Means over classes of the class means ×100. p: two-sided Wilcoxon "
                  f"signed-rank test on the class means paired by class (exact for ≤ "
-                 f"{stats.EXACT_MAX} classes), α = {alpha:g}, uncorrected; no test with fewer "
-                 f"than {stats.min_pairs(alpha)} classes.\n")
+                 f"{EXACT_MAX} classes), α = {alpha:g}, uncorrected; no test with fewer "
+                 f"than {min_pairs(alpha)} classes.\n")
     return "\n".join(parts)
 
 
-def _p_text(res: stats.PairedResult) -> str:
-    if res.method == "all differences zero":
+def _p_text(res: PairedResult, alpha: float) -> str:
+    if res.method == "identical":
         return "identical"
-    return f"{res.p:.4f}" if res.tested else res.method
+    return f"{res.p:.4f}" if res.tested else no_test(res, alpha)

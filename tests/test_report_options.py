@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from anobench.errors import SuiteError
-from anobench.reportcfg import (
-    ReportOptions, base_column, default_pairs, grid_part, parse_report_options, resolve, with_grid,
-)
+from anobench.column import Column
+from anobench.report.options import CurveCell, ReportOptions
+from anobench.report.statistics import default_pairs, resolve
 from anobench.suite import parse_suite
 
 SUITE = """
@@ -36,9 +36,9 @@ def test_valid_report_table_is_accepted(registry):
                              'correction = "bonferroni"\nmetrics = ["roc_auc"]\nsem_ddof = 0\n'
                              'figures = false\ncurves = ["digits/0/0"]\n'
                              'rank_columns = ["pca", "kpca"]')
-    opts = parse_report_options(suite.report)
-    assert opts == ReportOptions("pca", (("kpca", "pca"),), 0.01, "bonferroni", ("roc_auc",), 0,
-                                 False, ("digits/0/0",), ("pca", "kpca"))
+    assert suite.report == ReportOptions("pca", (("kpca", "pca"),), 0.01, "bonferroni",
+                                         ("roc_auc",), 0, False, (CurveCell("digits", "0", 0),),
+                                         ("pca", "kpca"))
 
 
 @pytest.mark.parametrize("body, message", [
@@ -64,15 +64,24 @@ def test_bad_report_keys_are_refused_at_load(registry, body, message):
     assert "\n" not in str(err.value)
 
 
-def test_column_name_helpers():
-    assert base_column("vae[beta=0.5]:single") == "vae:single"
-    assert grid_part("vae[beta=0.5]:single") == "[beta=0.5]"
-    assert with_grid("vae:single", "[beta=0.5]") == "vae[beta=0.5]:single"
-    assert with_grid("vae", "") == "vae"
+def test_column_names_come_from_fields():
+    grid = (("beta", 0.5),)
+    assert Column("vae", grid, "single", "elbo", True).name == "vae[beta=0.5]:single"
+    assert Column("vae", grid, "single", "elbo", True).base_name == "vae:single"
+    assert Column("vae", grid, "single", "elbo", False).name == "vae[beta=0.5]"
+    assert str(Column("pca")) == "pca"
+    for c in (Column("vae", grid, "single", "elbo", True), Column("x:y", (), "multi", "recon"),
+              Column("pca", (("n_components", 8), ("whiten", True)))):
+        assert Column.from_record(c.record_fields()) == c
+    # records written before the fields existed: the name minus the suffixes of the fields
+    legacy = {"column": "vae-rules[beta=1]:iwae", "rule": "iwae", "grid": {"beta": 1.0},
+              "measure": "elbo"}
+    assert Column.from_record(legacy) == Column("vae-rules", (("beta", 1.0),), "iwae", "elbo",
+                                                True)
 
 
 def _rec(column, rule, model):
-    return {"column": column, "rule": rule, "model": model}
+    return {"column": column, "rule": rule, "model": model, "grid": {}}
 
 
 def test_defaults_pair_expected_with_single_of_the_same_model():
@@ -82,12 +91,12 @@ def test_defaults_pair_expected_with_single_of_the_same_model():
     recs = [_rec("vae:expected", "expected", "m"), _rec("vae:single", "single", "m"),
             _rec("vae:multi", "multi", "m")]
     assert resolve(ReportOptions(), recs) == ("vae:single", (("vae:expected", "vae:single"),))
-    grid = [_rec(f"{c}[beta={b}]", r, f"m{b}") for b in (0, 1)
+    grid = [dict(_rec(f"{c}[beta={b}]", r, f"m{b}"), grid={"beta": b}) for b in (0, 1)
             for c, r in (("vae", "single"), ("ed-vae", "expected"))]
     assert default_pairs(grid) == [("ed-vae", "vae")]
     # explicit options win; no ED pair and no reference -> no marks
     assert resolve(ReportOptions(reference="pca"), recs)[0] == "pca"
     assert resolve(ReportOptions(), [_rec("pca", None, "p")]) == (None, ())
-    # records without model/rule fields: by name
-    named = [{"column": c} for c in ("vae", "ed-vae", "x:expected", "x:single", "pca")]
-    assert default_pairs(named) == [("ed-vae", "vae"), ("x:expected", "x:single")]
+    # records without a model: no pair is guessed from the names
+    assert default_pairs([{"column": c, "rule": r, "grid": {}} for c, r in
+                          (("vae", "single"), ("ed-vae", "expected"))]) == []

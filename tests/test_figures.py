@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 from _synthetic_runs import make_records
 
-from anobench import plots
-from anobench.figures import sweep_figures
-from anobench.report import build_tables
-from anobench.significance import pair_tests
+from anobench.report import figures as plots
+from anobench.report.figures import sweep_figures
+from anobench.report.render import caption
+from anobench.report.statistics import pair_tests
+from anobench.report.tables import build_tables
 
 
 def _ok(paths):
@@ -39,5 +40,5 @@ def test_sweep_figure_from_grid_columns(tmp_path):
     tables = build_tables(recs)
     figs = sweep_figures(tmp_path, tables, [pair_tests(tables, "ed-vae", "vae")])
     assert [f.kind for f in figs] == ["sweep"]
-    assert "against beta" in figs[0].caption
+    assert "against beta" in caption(figs[0])
     _ok((figs[0].png, figs[0].svg))

@@ -1,14 +1,15 @@
-"""Tables, significance marks, paired tests and ranks from records."""
+"""Tables from records; significance marks, paired tests and ranks on them."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from _synthetic_runs import make_records
 
-from anobench import stats
-from anobench.report import DAGGER, MEAN_ROW, build_tables, render_report, render_table
-from anobench.reportcfg import ReportOptions
-from anobench.significance import pair_tests, rank_tests, table_tests
+from anobench.report import statistics as stats
+from anobench.report.markup import table_text
+from anobench.report.render import DAGGER, table_entries, table_note
+from anobench.report.statistics import pair_tests, rank_tests, table_tests
+from anobench.report.tables import MEAN_ROW, build_tables
 
 RULES = {
     "vae": {"rule": "single", "measure": "elbo", "model": "vae-1"},
@@ -37,6 +38,22 @@ def records():
     return make_records(_value, RULES)
 
 
+def col(table, name):
+    """The column of ``table`` called ``name``."""
+    (c,) = table.named(name)
+    return c
+
+
+def named(marks):
+    """(row, column) marks with the columns by name."""
+    return {(row, c.name) for row, c in marks}
+
+
+def render_table(table, fmt="markdown", sem_ddof=1, marks=frozenset()):
+    headers, rows = table_entries(table, sem_ddof, marks)
+    return table_text(headers, rows, fmt)
+
+
 def _marked_cells(markdown: str) -> set[tuple[str, str]]:
     lines = [ln for ln in markdown.splitlines() if ln.startswith("|")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
@@ -55,8 +72,8 @@ def test_build_tables_groups_by_dataset_metric_measure(records):
         ("d", "roc_auc", "elbo"), ("d", "pr_auc", "elbo")]
     t = tables[0]
     assert t.rows == tuple(str(c) for c in range(10))
-    assert "pca" in t.columns  # non-latent columns join every measure's table
-    a, b = t.paired("3", "ed-vae", "vae")
+    assert "pca" in [c.name for c in t.columns]  # non-latent columns join every measure's table
+    a, b = t.paired("3", col(t, "ed-vae"), col(t, "vae"))
     assert len(a) == 10 and np.all(a > b)
 
 
@@ -65,15 +82,16 @@ def test_marks_appear_exactly_where_corrected_p_is_below_alpha(records):
     tests = table_tests(t, "vae", alpha=0.05, correction="holm")
     expected = {(str(c), "ed-vae") for c in range(5)} | {(str(c), "always") for c in range(10)}
     expected |= {(MEAN_ROW, "always")}
-    assert tests.marks == expected
+    assert named(tests.marks) == expected
     # and that is exactly the set where the corrected p < alpha in the better direction
     computed = {k for k, r in tests.cells.items()
                 if tests.p_adj[k] is not None and tests.p_adj[k] < 0.05 and r.rank_biserial > 0}
-    assert computed == expected
+    assert named(computed) == expected
     # "worse" is significant in the other direction: never marked
-    assert tests.p_adj[("0", "worse")] < 0.05 and ("0", "worse") not in tests.marks
+    worse = col(t, "worse")
+    assert tests.p_adj[("0", worse)] < 0.05 and ("0", worse) not in tests.marks
     # ed-vae's class means: 5 wins, 5 ties -> exact p = 2/2**5 > alpha: mean row unmarked
-    assert tests.cells[(MEAN_ROW, "ed-vae")].p == pytest.approx(2 / 2 ** 5)
+    assert tests.cells[(MEAN_ROW, col(t, "ed-vae"))].p == pytest.approx(2 / 2 ** 5)
     md = render_table(t, "markdown", marks=tests.marks)
     assert _marked_cells(md) == expected
     assert md.count(DAGGER) == len(expected)
@@ -86,26 +104,36 @@ def test_no_correction_and_other_alpha_change_the_marks_consistently(records):
     assert tests.marks == set()
 
 
+def _notes_and_tables(recs, reference="vae", fmt="markdown", sem_ddof=1):
+    out = []
+    for t in build_tables(recs):
+        tests = table_tests(t, reference)
+        out.append(render_table(t, fmt, sem_ddof, tests.marks) + "\n" + table_note(tests, sem_ddof))
+    return "\n".join(out)
+
+
 def test_too_few_repetitions_says_so_instead_of_a_p_value():
     recs = make_records(_value, RULES, reps=3, classes=range(4))
-    text = render_report(recs, options=ReportOptions(reference="vae"))
+    text = _notes_and_tables(recs)
     assert DAGGER + "**" not in text and "**" + DAGGER not in text
     assert "too few for a test" in text and "needs n ≥ 6" in text
     t = build_tables(recs)[0]
-    res = table_tests(t, "vae").cells[("0", "ed-vae")]
-    assert res.p is None and res.method == "n=3<6: no test"
+    res = table_tests(t, "vae").cells[("0", col(t, "ed-vae"))]
+    assert res.p is None and res.method == "too few"
 
 
-def test_default_reference_is_the_single_rule_of_the_ed_pair(records):
-    text = render_report(records)
+def test_footnote_names_reference_test_correction_and_sem(records):
+    text = _notes_and_tables(records)
     assert "reference vae:" in text or "reference vae " in text
     assert "Holm" in text and "α = 0.05" in text and "SEM = std (ddof=1)" in text
 
 
 def test_latex_and_plain_rendering(records):
-    tex = render_report(records, fmt="latex")
+    t = build_tables(records)[0]
+    tests = table_tests(t, "vae")
+    tex = render_table(t, "latex", 1, tests.marks)
     assert "\\begin{tabular}" in tex and "$^\\dagger$" in tex and "$\\pm$" in tex
-    plain = render_report(records, fmt="plain", sem_ddof=0)
+    plain = _notes_and_tables(records, fmt="plain", sem_ddof=0)
     assert "ddof=0" in plain and DAGGER in plain
 
 
@@ -132,25 +160,26 @@ def test_pair_tests_by_grid_point():
     recs = make_records(lambda col, c, r: 0.8 + (0.01 if col.startswith("ed") else 0) + 0.01 * c,
                         cols, reps=6, classes=range(6))
     secs = pair_tests(build_tables(recs), "ed-vae", "vae")
-    assert sorted({s.grid for s in secs}) == ["[beta=0.5]", "[beta=1]"]
+    assert [s.grid for s in secs if s.metric == "roc_auc"] == [(("beta", 0.5),), (("beta", 1),)]
     t = build_tables(recs)[0]
     # the reference "vae" is matched to each column's grid point
-    assert table_tests(t, "vae").reference == {"ed-vae[beta=0.5]": "vae[beta=0.5]",
-                                                "ed-vae[beta=1]": "vae[beta=1]"}
+    assert {a.name: b.name for a, b in table_tests(t, "vae").reference.items()} == {
+        "ed-vae[beta=0.5]": "vae[beta=0.5]", "ed-vae[beta=1]": "vae[beta=1]"}
 
 
 def test_rank_tests_friedman_matches_stats(records):
     secs = rank_tests(build_tables(records))
     s = secs[0]
-    assert set(s.columns) == set(RULES) and len(s.blocks) == 10
+    assert {c.name for c in s.columns} == set(RULES) and len(s.blocks) == 10
     cols = list(s.columns)
+    names = [c.name for c in cols]
     t = build_tables(records)[0]
     values = np.array([[t.class_means(c)[row] for c in cols] for row in t.rows])
     ref = stats.friedman(values)
     assert s.result.statistic == pytest.approx(ref.statistic)
-    assert s.result.avg_ranks[cols.index("always")] < s.result.avg_ranks[cols.index("worse")]
+    assert s.result.avg_ranks[names.index("always")] < s.result.avg_ranks[names.index("worse")]
     only = rank_tests(build_tables(records), columns=("vae", "ed-vae", "pca"))[0]
-    assert set(only.columns) == {"vae", "ed-vae", "pca"}
+    assert {c.name for c in only.columns} == {"vae", "ed-vae", "pca"}
 
 
 def test_footnote_says_when_correction_makes_marks_impossible():
@@ -158,6 +187,6 @@ def test_footnote_says_when_correction_makes_marks_impossible():
     t = build_tables(recs)[0]
     tests = table_tests(t, "vae")
     assert not {k for k in tests.marks if k[0] != MEAN_ROW}  # 2/2**6 * 10 > 0.05
-    assert "smallest attainable corrected p is 0.312 ≥ α" in tests.footnote()
-    assert "smallest attainable" not in table_tests(build_tables(
-        make_records(_value, RULES, reps=10, classes=range(3)))[0], "vae").footnote()
+    assert "smallest attainable corrected p is 0.312 ≥ α" in table_note(tests, 1)
+    assert "smallest attainable" not in table_note(table_tests(build_tables(
+        make_records(_value, RULES, reps=10, classes=range(3)))[0], "vae"), 1)

@@ -1,13 +1,20 @@
-"""anobench.stats against hand-computed values and scipy."""
+"""The array tests of anobench.report.statistics against hand-computed values.
+
+scipy computes the Wilcoxon p-values, the bootstrap, Friedman and the
+studentized range; these tests pin the numbers the report relies on (by hand
+or by brute force) and which method is used when. Holm, the rank-biserial
+correlation and the CD groups are hand-written: each has a reference test.
+"""
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 from scipy import stats as st
 
-from anobench import stats
+from anobench.report import statistics as stats
 
 
 def test_min_pairs_is_where_an_exact_p_can_first_drop_below_alpha():
@@ -35,19 +42,36 @@ def test_exact_p_by_hand_with_tied_ranks():
     assert stats.wilcoxon_signed_rank(np.array([1, 1, -1.0]))[1] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_exact_matches_scipy_without_ties(seed):
+def _brute_force_p(d: np.ndarray) -> float:
+    """Exact two-sided p by enumerating all 2**n sign assignments of the midranks."""
+    ranks = st.rankdata(np.abs(d))
+    t = ranks[d > 0].sum()
+    sums = np.array([sum(r for r, s in zip(ranks, signs) if s)
+                     for signs in itertools.product((0, 1), repeat=len(d))])
+    lower, upper = np.mean(sums <= t + 1e-9), np.mean(sums >= t - 1e-9)
+    return min(1.0, 2 * min(lower, upper))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_p_equals_brute_force_with_and_without_ties(seed):
     rng = np.random.default_rng(seed)
-    d = rng.normal(0.3, 1.0, size=12)
-    _, p, _ = stats.wilcoxon_signed_rank(d)
-    assert p == pytest.approx(st.wilcoxon(d, method="exact").pvalue, rel=1e-12)
+    d = rng.normal(0.3, 1.0, size=11)
+    if seed % 2:  # tied ranks: the exact permutation p
+        d = np.round(d, 1)
+        d = d[d != 0]
+        assert len(np.unique(np.abs(d))) < len(d)
+    _, p, method = stats.wilcoxon_signed_rank(d)
+    assert method == "exact"
+    assert p == pytest.approx(_brute_force_p(d), rel=1e-12)
 
 
-def test_exact_with_ties_matches_scipy_permutation():
-    d = np.array([1, 2, 2, -3, 4, 5, -1, 2, 2, 6.0])
-    _, p, _ = stats.wilcoxon_signed_rank(d)
-    ref = st.wilcoxon(d, method=st.PermutationMethod(n_resamples=np.inf)).pvalue
-    assert p == pytest.approx(ref, rel=1e-9)
+def test_tied_ranks_above_the_permutation_limit_use_the_normal_approximation():
+    d = np.array([1, 2, 2, -3, 4, 5, -1, 2, 2, 6, 7, 8, 9, 10.0])
+    assert len(d) > stats.PERMUTATION_MAX
+    _, p, method = stats.wilcoxon_signed_rank(d)
+    assert method == "normal"
+    assert p == pytest.approx(st.wilcoxon(d, method="asymptotic", correction=True).pvalue)
+    assert stats.wilcoxon_signed_rank(d[:13])[2] == "exact"
 
 
 def test_normal_approximation_matches_scipy_above_exact_max():
@@ -57,7 +81,7 @@ def test_normal_approximation_matches_scipy_above_exact_max():
     assert len(d) > stats.EXACT_MAX
     _, p, method = stats.wilcoxon_signed_rank(d)
     assert method == "normal"
-    assert p == pytest.approx(st.wilcoxon(d, method="approx", correction=True).pvalue, rel=1e-9)
+    assert p == pytest.approx(st.wilcoxon(d, method="asymptotic", correction=True).pvalue, rel=1e-9)
 
 
 def test_paired_comparison_counts_effect_and_too_few_pairs():
@@ -70,14 +94,14 @@ def test_paired_comparison_counts_effect_and_too_few_pairs():
     assert r.median_diff == pytest.approx(0.025)  # median of -6,1,2,3,4,5
     assert r.ci[0] <= r.median_diff <= r.ci[1]
     few = stats.paired_comparison(a[:5], b[:5])
-    assert few.p is None and not few.tested and few.method == "n=5<6: no test"
+    assert few.p is None and not few.tested and few.method == "too few"
     assert not few.better(0.05)
 
 
 def test_paired_comparison_all_ties_and_zero_differences():
     a = np.linspace(0.5, 0.9, 8)
     r = stats.paired_comparison(a, a.copy())
-    assert (r.p, r.ties, r.method) == (1.0, 8, "all differences zero")
+    assert (r.p, r.ties, r.method) == (1.0, 8, "identical")
     # zeros are dropped (Wilcoxon's method), as scipy's zero_method="wilcox"
     d = np.array([0, 0, 1, 2, 3, 4, 5, 6, -7.0, 8])
     r = stats.paired_comparison(d, np.zeros_like(d))
@@ -86,11 +110,16 @@ def test_paired_comparison_all_ties_and_zero_differences():
     assert r.p == pytest.approx(ref)
 
 
-def test_bootstrap_ci_is_seeded():
+def test_bootstrap_ci_is_seeded_and_is_the_percentile_interval():
     d = np.random.default_rng(0).normal(size=20)
     assert stats.bootstrap_median_ci(d, seed=1) == stats.bootstrap_median_ci(d, seed=1)
     lo, hi = stats.bootstrap_median_ci(d, seed=1)
     assert lo < np.median(d) < hi
+    # by hand: 2000 resamples drawn with the seeded generator, 2.5/97.5 percentiles
+    idx = np.random.default_rng(1).integers(0, len(d), size=(2000, len(d)))
+    meds = np.median(d[idx], axis=1)
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(meds, [2.5, 97.5])), rel=1e-12)
+    assert all(math.isnan(x) for x in stats.bootstrap_median_ci(d[:1]))
 
 
 def test_holm_by_hand_and_none_passthrough():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _synthetic_runs import make_records, write_run
 
-from anobench.document import build, write_report
+from anobench.report import build_report, write_report
 from anobench.errors import AnobenchError
 
 COLS = {
@@ -82,7 +82,7 @@ def test_report_html_embeds_every_figure(written):
 def test_marks_and_options_come_from_the_stored_suite(tmp_path):
     recs = make_records(_value, COLS, classes=range(4), reps=8)
     run = write_run(tmp_path, recs, reps=8, report='[report]\nreference = "pca"\nfigures = false')
-    _, opts, _ = build(run)
+    opts = build_report(run).options
     assert opts.reference == "pca" and not opts.figures
     text = write_report(run)
     assert "reference pca" in text and "## Figures" not in text
@@ -101,11 +101,11 @@ def test_latex_format_writes_report_tex(written):
 def test_bad_columns_and_cells_are_one_line_errors(run):
     with pytest.raises(AnobenchError, match=r"reference: no column 'vea' in this run \(did you "
                                             r"mean 'vae'\?\)"):
-        build(run, overrides={"reference": "vea"}, figures=False)
-    with pytest.raises(AnobenchError, match=r"pair \[ed-vae, nope\]: no column 'nope'"):
-        build(run, overrides={"pairs": (("ed-vae", "nope"),)}, figures=False)
+        build_report(run, overrides={"reference": "vea"}, figures=False)
+    with pytest.raises(AnobenchError, match=r"--pair: no column 'nope' in this run"):
+        build_report(run, overrides={"pairs": [["ed-vae", "nope"]]}, figures=False)
     with pytest.raises(AnobenchError, match="no stored scores for cell 'd/9/0'"):
-        build(run, overrides={"curves": ("d/9/0",)})
+        build_report(run, overrides={"curves": ["d/9/0"]})
 
 
 def test_not_a_run_directory(tmp_path):

@@ -1,0 +1,383 @@
+"""Figures of a report, drawn with matplotlib (headless: no pyplot, Agg canvas).
+
+Which figures a run gets, from its tables, test results and stored scores:
+
+* :func:`cd_figures` — a critical-difference diagram (Demšar 2006) per metric
+  and measure with a Friedman test: average ranks, groups that the Nemenyi
+  test does not separate joined;
+* :func:`rule_figures` — per class mean ± SEM of the scoring rules of one
+  model without a grid (the paper's Figures 2–3);
+* :func:`sweep_figures` — a metric against a numeric grid parameter (e.g. β)
+  per class for each pair of columns, with the differences A − B (the
+  paper's Figures 4–7);
+* :func:`curve_figures` — ROC and precision–recall curves of chosen cells
+  (default: the first class, repetition 0, of every dataset).
+
+Each figure is written as ``<run_dir>/figures/<name>.png`` and ``.svg`` and
+returned as a :class:`Fig` with the facts its caption states; the caption's
+words are written by :mod:`anobench.report.render`. This module owns what is
+drawn and how; the drawing functions take plain numbers.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+from anobench.column import Column, GridPoint
+from anobench.errors import AnobenchError
+from anobench.report.options import CurveCell
+from anobench.report.statistics import PairSection, RankSection, cd_groups
+from anobench.report.tables import Table, metric_label, sem
+from anobench.scores import find_cell_scores, safe_cell_id
+
+try:
+    from matplotlib.figure import Figure
+except ImportError:  # matplotlib is the `plots` extra
+    Figure = None
+
+#: Why figures cannot be drawn, or "" when they can.
+UNAVAILABLE = "" if Figure is not None else "figures need matplotlib: pip install 'anobench[plots]'"
+FIG_DIR = "figures"
+FIG_METRICS = ("roc_auc", "pr_auc")
+RULE_ORDER = ("expected", "single", "multi", "min", "max", "best", "worst", "iwae")
+MAX_CURVES = 10
+
+
+@dataclass(frozen=True)
+class Fig:
+    """A drawn figure: its files and the facts its caption states."""
+
+    kind: str  # cd | rules | sweep | curves
+    png: Path
+    svg: Path
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def _stem(run_dir: Path, *parts: str) -> Path:
+    return Path(run_dir) / FIG_DIR / safe_cell_id("-".join(p for p in parts if p))
+
+
+def _title(metric: str, measure: str | None) -> str:
+    return metric_label(metric) + (f", measure {measure}" if measure else "")
+
+
+def cd_figures(run_dir: Path, sections: list[RankSection]) -> list[Fig]:
+    """One critical-difference diagram per rank section with a Friedman test."""
+    out = []
+    for s in sections:
+        r = s.result
+        if r.p is None or r.cd is None:
+            continue
+        png, svg = cd_diagram([c.name for c in s.columns], r.avg_ranks, r.cd,
+                              cd_groups(r.avg_ranks, r.cd),
+                              _stem(run_dir, "cd", s.metric, s.measure or ""),
+                              title=f"{_title(s.metric, s.measure)}: average ranks")
+        out.append(Fig("cd", png, svg, dict(metric=s.metric, measure=s.measure, n=r.n,
+                                            alpha=r.alpha, cd=r.cd, p=r.p)))
+    return out
+
+
+def _rule_key(rule: str | None) -> tuple:
+    return (RULE_ORDER.index(rule), "") if rule in RULE_ORDER else (len(RULE_ORDER), rule or "")
+
+
+def rule_figures(run_dir: Path, tables: list[Table], records: list[dict[str, Any]],
+                 sem_ddof: int) -> list[Fig]:
+    """Per class mean ± SEM of the rules of each model without a grid."""
+    model_cols: dict[str, list[Column]] = defaultdict(list)
+    model_det: dict[str, str] = {}
+    for r in records:
+        if r.get("rule") and r.get("model") and not r.get("grid"):
+            col = Column.from_record(r)
+            if col not in model_cols[r["model"]]:
+                model_cols[r["model"]].append(col)
+            model_det.setdefault(r["model"], str(r.get("detector") or col.label))
+    out = []
+    for t in tables:
+        if t.metric not in FIG_METRICS:
+            continue
+        for model, cols in model_cols.items():
+            first: dict[str, Column] = {}  # one column per rule: same model + rule = same scores
+            for c in cols:
+                if c in t.columns:
+                    first.setdefault(c.rule or "", c)
+            shown = sorted(first.values(), key=lambda c: _rule_key(c.rule))
+            if len(shown) < 2:
+                continue
+            rows = [row for row in t.rows if all((row, c) in t.values for c in shown)]
+            if not rows:
+                continue
+            mean = np.array([[np.mean(t.values[(row, c)]) for c in shown] for row in rows])
+            err = np.array([[sem(t.values[(row, c)], sem_ddof) for c in shown] for row in rows])
+            detector = model_det[model]
+            png, svg = rules_per_class(
+                rows, [c.rule or "" for c in shown], mean, err,
+                _stem(run_dir, "rules", t.dataset, detector, t.metric, t.measure or ""),
+                ylabel=metric_label(t.metric),
+                title=f"{t.dataset}: {_title(t.metric, t.measure)}, scoring rules of {detector}")
+            out.append(Fig("rules", png, svg, dict(
+                dataset=t.dataset, metric=t.metric, measure=t.measure, detector=detector,
+                sem_ddof=sem_ddof, columns=[(c.rule, c.name) for c in shown])))
+    return out
+
+
+def _numeric_parameter(grids: set[GridPoint]) -> str | None:
+    """The one numeric parameter that makes up every grid point, or None."""
+    if any(len(g) != 1 for g in grids):
+        return None
+    names = {g[0][0] for g in grids}
+    numeric = all(isinstance(g[0][1], (int, float)) and not isinstance(g[0][1], bool)
+                  for g in grids)
+    return names.pop() if len(names) == 1 and numeric else None
+
+
+def _at(t: Table, name: str, grid: GridPoint) -> Column | None:
+    return next((c for c in t.columns if c.grid == grid and c.matches(name)), None)
+
+
+def sweep_figures(run_dir: Path, tables: list[Table], pairs: list[list[PairSection]]
+                  ) -> list[Fig]:
+    """Metric against a single numeric grid parameter, per class, for each pair."""
+    out = []
+    for sections in pairs:
+        grids = {s.grid for s in sections}
+        param = _numeric_parameter(grids) if len(grids) > 1 else None
+        if param is None:
+            continue
+        a, b = sections[0].a, sections[0].b
+        for t in tables:
+            if t.metric not in FIG_METRICS:
+                continue
+            points = sorted((float(g[0][1]), g) for g in grids if _at(t, a, g) and _at(t, b, g))
+            xs = [x for x, _ in points]
+            if len(xs) < 2:
+                continue
+            A = np.full((len(t.rows), len(xs)), np.nan)
+            B = np.full_like(A, np.nan)
+            for j, (_, g) in enumerate(points):
+                ca, cb = _at(t, a, g), _at(t, b, g)
+                for i, row in enumerate(t.rows):
+                    if (row, ca) in t.values:
+                        A[i, j] = np.mean(t.values[(row, ca)])
+                    if (row, cb) in t.values:
+                        B[i, j] = np.mean(t.values[(row, cb)])
+            if np.isnan(A).all() or np.isnan(B).all():
+                continue
+            png, svg = grid_sweep(
+                list(t.rows), xs, A, B,
+                _stem(run_dir, "sweep", t.dataset, a, b, param, t.metric, t.measure or ""),
+                labels=(a, b), xlabel=param, ylabel=metric_label(t.metric),
+                title=f"{t.dataset}: {_title(t.metric, t.measure)} against {param}")
+            out.append(Fig("sweep", png, svg, dict(dataset=t.dataset, metric=t.metric,
+                                                   measure=t.measure, parameter=param, a=a, b=b)))
+    return out
+
+
+def default_curves(tables: list[Table]) -> tuple[CurveCell, ...]:
+    """The first class, repetition 0, of every dataset."""
+    out: dict[str, CurveCell] = {}
+    for t in tables:
+        if t.dataset not in out and t.rows:
+            out[t.dataset] = CurveCell(t.dataset, t.rows[0], 0)
+    return tuple(out.values())
+
+
+def curve_figures(run_dir: Path, cells: Sequence[CurveCell], *, required: bool) -> list[Fig]:
+    """ROC and PR curves of ``cells``; a cell without stored scores is an error if ``required``."""
+    out = []
+    for cell in cells:
+        stored = find_cell_scores(run_dir, cell.dataset, cell.normal, cell.repetition)
+        if not stored:
+            if required:
+                raise AnobenchError(f"{run_dir}: no stored scores for cell '{cell}' "
+                                    f"(scores/ holds the cells of runs made with this version)")
+            continue
+        labels = stored[0].labels
+        measures = [m for c in stored for (_, m) in c.scores if m]
+        measure = measures[0] if measures else None  # one measure: fewer, comparable curves
+        curves: dict[str, np.ndarray] = {}
+        for c in stored:
+            if len(c.labels) != len(labels) or not np.array_equal(c.labels, labels):
+                continue
+            for (col, m), s in c.scores.items():
+                if m in (None, measure) and not any(np.array_equal(s, v) for v in curves.values()):
+                    curves[col] = s  # identical scores (e.g. vae and vae:single) drawn once
+        shown = dict(list(curves.items())[:MAX_CURVES])
+        png, svg = roc_pr_curves(labels, shown, _stem(run_dir, "curves", str(cell)),
+                                 title=f"{cell.dataset}, normal class {cell.normal}, "
+                                       f"repetition {cell.repetition}")
+        out.append(Fig("curves", png, svg, dict(
+            cell=cell, measure=measure if len(set(measures)) > 1 else None,
+            anomalies=int(labels.sum()), n=len(labels), shown=len(shown), columns=len(curves))))
+    return out
+
+
+# ------------------------------------------------------------------ drawing
+
+DPI = 110
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+          "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def _save(fig: Any, stem: Path) -> tuple[Path, Path]:
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
+    fig.savefig(png, dpi=DPI, bbox_inches="tight")
+    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None})
+    return png, svg
+
+
+def cd_diagram(names: Sequence[str], avg_ranks: Sequence[float], cd: float | None,
+               groups: Sequence[tuple[int, int]], stem: Path, title: str = "") -> tuple[Path, Path]:
+    """Critical-difference diagram; ``groups`` index the columns in rank order."""
+    order = np.argsort(avg_ranks, kind="stable")
+    ranks = np.asarray(avg_ranks, dtype=float)[order]
+    labels = [names[i] for i in order]
+    k = len(labels)
+    half = (k + 1) // 2
+    height = 1.2 + 0.28 * half + 0.18 * len(groups)
+    fig = Figure(figsize=(7.5, height))
+    ax = fig.add_axes((0.22, 0.0, 0.56, 0.86 if title else 1.0))
+    lo, hi = 1, max(k, 2)
+    ax.set_xlim(lo - 0.05, hi + 0.05)
+    top = 0.0
+    bottom = -(0.6 + 0.28 * half + 0.18 * len(groups))
+    ax.set_ylim(bottom, 0.9)
+    ax.axis("off")
+    ax.hlines(top, lo, hi, color="k", lw=1)
+    for r in range(lo, hi + 1):
+        ax.vlines(r, top, top + 0.1, color="k", lw=1)
+        ax.text(r, top + 0.15, str(r), ha="center", va="bottom", fontsize=9)
+    if cd:
+        ax.hlines(top + 0.6, lo, lo + cd, color="k", lw=2)
+        ax.vlines([lo, lo + cd], top + 0.55, top + 0.65, color="k", lw=1)
+        ax.text(lo + cd / 2, top + 0.68, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=9)
+    gy = top - 0.15
+    for i, (a, b) in enumerate(groups):
+        y = gy - 0.18 * i
+        ax.hlines(y, ranks[a] - 0.03, ranks[b] + 0.03, color="k", lw=3)
+    ybase = gy - 0.18 * len(groups) - 0.15
+    for i, (label, r) in enumerate(zip(labels, ranks)):
+        left = i < half
+        row = i if left else k - 1 - i
+        y = ybase - 0.28 * row
+        x_end = lo - 0.1 if left else hi + 0.1
+        ax.plot([r, r, x_end], [top, y, y], color="k", lw=0.8, clip_on=False)
+        ax.text(x_end + (-0.05 if left else 0.05), y, f"{label} ({r:.2f})",
+                ha="right" if left else "left", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10, y=0.99)
+    return _save(fig, stem)
+
+
+def _panel_grid(n: int, ncols: int = 5) -> tuple[int, int]:
+    ncols = min(ncols, max(n, 1))
+    return math.ceil(n / ncols), ncols
+
+
+def rules_per_class(classes: Sequence[str], rules: Sequence[str],
+                    mean: np.ndarray, err: np.ndarray, stem: Path, *, ylabel: str,
+                    title: str = "") -> tuple[Path, Path]:
+    """Per class (panel) mean ± SEM of each rule; ``mean``/``err``: (classes, rules)."""
+    nrows, ncols = _panel_grid(len(classes))
+    fig = Figure(figsize=(2.3 * ncols + 0.6, 2.2 * nrows + 0.6))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    x = np.arange(len(rules))
+    for i, cls in enumerate(classes):
+        ax = axes[i // ncols][i % ncols]
+        for j in range(len(rules)):
+            ax.errorbar(x[j], 100 * mean[i, j], yerr=100 * np.nan_to_num(err[i, j]), fmt="o",
+                        color=COLORS[j % len(COLORS)], capsize=3, ms=5)
+        ax.set_title(f"class {cls}", fontsize=9)
+        ax.set_xticks(x, list(rules), fontsize=8, rotation=30 if len(rules) > 3 else 0)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.margins(x=0.2)
+        ax.grid(axis="y", alpha=0.3)
+        if i % ncols == 0:
+            ax.set_ylabel(f"{ylabel} ×100", fontsize=9)
+    for i in range(len(classes), nrows * ncols):
+        axes[i // ncols][i % ncols].set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, stem)
+
+
+def grid_sweep(classes: Sequence[str], xs: Sequence[float], a: np.ndarray, b: np.ndarray,
+               stem: Path, *, labels: tuple[str, str], xlabel: str, ylabel: str,
+               title: str = "") -> tuple[Path, Path]:
+    """Metric against a grid parameter per class: A and B, and A − B in the row below.
+
+    ``a``, ``b``: (classes, len(xs)) means over repetitions (NaN = missing).
+    """
+    n = len(classes)
+    rows, ncols = _panel_grid(n)
+    fig = Figure(figsize=(2.4 * ncols + 0.6, 2.0 * 2 * rows + 0.8))
+    axes = fig.subplots(2 * rows, ncols, squeeze=False, sharex=True)
+    xs = np.asarray(xs, dtype=float)
+    diff = 100 * (np.asarray(a) - np.asarray(b))
+    dlim = np.nanmax(np.abs(diff)) * 1.15 if np.isfinite(diff).any() else 1.0
+    for i, cls in enumerate(classes):
+        r, c = divmod(i, ncols)
+        ax, axd = axes[2 * r][c], axes[2 * r + 1][c]
+        ax.plot(xs, 100 * a[i], "o-", ms=3, color=COLORS[1], label=labels[0])
+        ax.plot(xs, 100 * b[i], "s-", ms=3, color=COLORS[0], label=labels[1])
+        ax.set_title(f"class {cls}", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        axd.axhline(0, color="k", lw=0.8)
+        axd.bar(xs, diff[i], width=0.8 * (np.min(np.diff(xs)) if len(xs) > 1 else 1.0),
+                color=np.where(diff[i] >= 0, COLORS[2], COLORS[1]))
+        axd.set_ylim(-dlim, dlim)
+        axd.tick_params(labelsize=8)
+        axd.grid(alpha=0.3)
+        if c == 0:
+            ax.set_ylabel(f"{ylabel} ×100", fontsize=8)
+            axd.set_ylabel(f"{labels[0]} − {labels[1]}", fontsize=8)
+        if r == rows - 1 or i + ncols >= n:
+            axd.set_xlabel(xlabel, fontsize=9)
+    for i in range(n, rows * ncols):
+        r, c = divmod(i, ncols)
+        axes[2 * r][c].set_visible(False)
+        axes[2 * r + 1][c].set_visible(False)
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, stem)
+
+
+def roc_pr_curves(labels: np.ndarray, scores: dict[str, np.ndarray], stem: Path,
+                  title: str = "") -> tuple[Path, Path]:
+    """ROC and precision–recall curves of several score columns on one test set."""
+    fig = Figure(figsize=(10, 4.4))
+    ax_roc, ax_pr = fig.subplots(1, 2)
+    y = np.asarray(labels)
+    for j, (name, s) in enumerate(scores.items()):
+        color = COLORS[j % len(COLORS)]
+        fpr, tpr, _ = roc_curve(y, s)
+        ax_roc.plot(fpr, tpr, color=color, lw=1.3, label=f"{name} (AUC {100 * auc(fpr, tpr):.1f})")
+        prec, rec, _ = precision_recall_curve(y, s)
+        ax_pr.plot(rec, prec, color=color, lw=1.3,
+                   label=f"{name} (PR-AUC {100 * auc(rec, prec):.1f})")
+    ax_roc.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
+    ax_pr.axhline(float(np.mean(y)), color="0.6", lw=0.8, ls="--")
+    ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC",
+               xlim=(0, 1), ylim=(0, 1.01))
+    ax_pr.set(xlabel="recall", ylabel="precision", title="precision–recall (anomaly = positive)",
+              xlim=(0, 1), ylim=(0, 1.01))
+    for ax in (ax_roc, ax_pr):
+        ax.legend(fontsize=7, loc="lower right" if ax is ax_roc else "lower left")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, stem)

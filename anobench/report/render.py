@@ -1,0 +1,515 @@
+"""A run's report: every heading, sentence, footnote and caption, and the report files.
+
+:func:`build_report` reads a run directory — ``meta.json`` (the suite text,
+whose ``[report]`` table gives the options), ``records.jsonl``, and
+``scores/`` for the curves — makes the tables (:mod:`.tables`), the tests
+(:mod:`.statistics`) and the figures (:mod:`.figures`) and turns them into
+blocks (:mod:`.markup`). This module is the one place that puts results into
+words. :func:`write_report` writes ``report.md`` (figures linked),
+``report.html`` (self-contained) and, for LaTeX, ``report.tex``, and returns
+the report in the format asked for; ``anobench run`` and ``anobench report``
+both end here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from anobench.column import Column, grid_text
+from anobench.errors import AnobenchError
+from anobench.report.figures import (
+    UNAVAILABLE,
+    Fig,
+    cd_figures,
+    curve_figures,
+    default_curves,
+    rule_figures,
+    sweep_figures,
+)
+from anobench.report.markup import (
+    FORMATS,
+    Entry,
+    TableBlock,
+    Heading,
+    Image,
+    Para,
+    to_html,
+    to_markdown,
+    write_as,
+)
+from anobench.report.options import (
+    COMMAND_LINE,
+    OptionSource,
+    ReportOptions,
+    parse_report_options,
+)
+from anobench.report.statistics import (
+    EXACT_MAX,
+    N_BOOT,
+    PERMUTATION_MAX,
+    PairedResult,
+    PairSection,
+    RankSection,
+    TableTests,
+    min_pairs,
+    pair_tests,
+    rank_tests,
+    resolve,
+    smallest_corrected_p,
+    table_tests,
+)
+from anobench.report.tables import (
+    MEAN_ROW,
+    Table,
+    build_tables,
+    metric_label,
+    repetition_counts,
+    sem,
+)
+from anobench.store import load_store, read_meta
+
+DAGGER = "†"
+MAX_NEMENYI = 8  # largest number of columns whose pairwise p-values are tabulated
+CORRECTION_NAMES = {
+    "holm": "Holm's step-down (Holm–Bonferroni)",
+    "bonferroni": "Bonferroni",
+    "none": "no correction",
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """The blocks of a report and what they were made from."""
+
+    blocks: list
+    options: ReportOptions
+    meta: dict[str, Any]
+    tables: list[Table]
+
+
+# ------------------------------------------------------------------ numbers as text
+
+def _p(p: float | None) -> str:
+    return "–" if p is None else ("<0.0001" if p < 1e-4 else f"{p:.4f}")
+
+
+def _measure(measure: str | None, sep: str = ", measure ") -> str:
+    return f"{sep}{measure}" if measure else ""
+
+
+def title_of(table: Table) -> str:
+    return f"{table.dataset}: {metric_label(table.metric)}{_measure(table.measure, ', measure: ')}"
+
+
+def no_test(res: PairedResult, alpha: float) -> str:
+    """Why a paired comparison has no p-value."""
+    if res.method == "too few":
+        return f"n={res.n}<{min_pairs(alpha)}: no test"
+    return res.method
+
+
+def _verdict(res: PairedResult, p: float | None, alpha: float, a: str, b: str) -> Entry:
+    if p is None:
+        return Entry(no_test(res, alpha) if not res.tested else "–")
+    if p < alpha and res.rank_biserial > 0:
+        return Entry(f"{a} better", bold=True)
+    if p < alpha and res.rank_biserial < 0:
+        return Entry(f"{b} better", bold=True)
+    return Entry("n.s.")
+
+
+# ------------------------------------------------------------------ result tables
+
+def table_entries(table: Table, sem_ddof: int = 1, marks: set[tuple[str, Column]] = frozenset()
+                ) -> tuple[list[str], list[list[Entry]]]:
+    """Header and rows: ``mean±SEM`` ×100 per class, the mean row, best per row bold."""
+    body: list[list[Entry]] = []
+    col_means: dict[Column, list[float]] = {c: [] for c in table.columns}
+    for row in table.rows:
+        means = {}
+        for col in table.columns:
+            vals = table.values.get((row, col))
+            if vals is not None and len(vals):
+                means[col] = float(vals.mean())
+                col_means[col].append(means[col])
+        best = round(100 * max(means.values()), 1) if means else None
+        cells = [Entry(table.row_label(row))]
+        for col in table.columns:
+            if col not in means:
+                cells.append(Entry("–"))
+                continue
+            s = sem(table.values[(row, col)], sem_ddof)
+            text = f"{100 * means[col]:.1f}" + ("" if s != s else f"±{100 * s:.1f}")
+            cells.append(Entry(text, round(100 * means[col], 1) == best,
+                              DAGGER if (row, col) in marks else ""))
+        body.append(cells)
+    full = {c: sum(v) / len(v) for c, v in col_means.items() if v and len(v) == len(table.rows)}
+    best = round(100 * max(full.values()), 1) if full else None
+    mean_row = [Entry(MEAN_ROW)]
+    for col in table.columns:
+        if col not in full:
+            mean_row.append(Entry("–"))
+            continue
+        mean_row.append(Entry(f"{100 * full[col]:.1f}", round(100 * full[col], 1) == best,
+                             DAGGER if (MEAN_ROW, col) in marks else ""))
+    body.append(mean_row)
+    return ["class", *(c.name for c in table.columns)], body
+
+
+def _range(lo: int, hi: int) -> str:
+    return str(lo) if lo == hi else f"{lo}–{hi}"
+
+
+def _test_label(results: list[PairedResult]) -> str:
+    methods = sorted({r.method for r in results if r.tested and r.method in ("exact", "normal")})
+    return f" ({'/'.join(methods)} p), " if methods else ", "
+
+
+def table_note(tests: TableTests, sem_ddof: int) -> str:
+    """The footnote of a result table: SEM, marks, the test, its n and correction."""
+    t = tests.table
+    parts = [f"mean ± SEM over {_range(*repetition_counts(t))} repetition(s), ×100; SEM = std "
+             f"(ddof={sem_ddof}) / √n; bold = best per row; mean row = mean over classes."]
+    if not tests.reference:
+        parts.append("No reference column: no significance marks.")
+        return " ".join(filter(None, [*parts, test_set_note(t)]))
+    refs = sorted({r.name for r in tests.reference.values()})
+    if len(refs) > 2:  # grid points: name the reference once
+        refs = [f"{b} (at the same grid point)"
+                for b in sorted({r.base_name for r in tests.reference.values()})]
+    class_res = [r for (row, _), r in tests.cells.items() if row != MEAN_ROW]
+    mean_res = [r for (row, _), r in tests.cells.items() if row == MEAN_ROW]
+    alpha, correction = tests.alpha, tests.correction
+    n_cls = sorted({r.n for r in class_res}) or [0]
+    need = min_pairs(alpha)
+    parts.append(f"{DAGGER} significantly better than the reference {', '.join(refs)}: "
+                 f"two-sided Wilcoxon signed-rank test{_test_label(class_res + mean_res)}"
+                 f"α = {alpha:g}, {CORRECTION_NAMES[correction]}.")
+    if class_res and not any(r.tested for r in class_res):
+        parts.append(f"Classes: n = {_range(n_cls[0], n_cls[-1])} paired repetition(s), too few "
+                     f"for a test (needs n ≥ {need} at α = {alpha:g}): no marks per class.")
+    elif class_res:
+        parts.append(f"Classes: n = {_range(n_cls[0], n_cls[-1])} repetitions paired by "
+                     f"repetition, corrected over the {len(t.rows)} classes of each column.")
+        floor = smallest_corrected_p(n_cls[-1], len(t.rows), correction)
+        if floor >= alpha and correction != "none":
+            parts.append(f"With n = {n_cls[-1]} and {len(t.rows)} classes the smallest "
+                         f"attainable corrected p is {floor:.3g} ≥ α, so no class can be "
+                         "marked; see the uncorrected p of the paired tests.")
+    if mean_res:
+        if not any(r.tested for r in mean_res):
+            parts.append(f"Mean row: n = {mean_res[0].n} class means, too few for a test "
+                         f"(needs n ≥ {need}).")
+        else:
+            parts.append(f"Mean row: class means paired by class (n = {mean_res[0].n}), "
+                         f"corrected over the {len(mean_res)} columns.")
+    return " ".join(filter(None, [*parts, test_set_note(t)]))
+
+
+def test_set_note(table: Table) -> str:
+    """The test-set sizes of a table's classes, e.g. ``Test set: 107 normals / 3 anomalies.``"""
+    if not table.test_sizes:
+        return ""
+
+    def text(sizes: set[tuple[int, int]]) -> str:
+        return ", ".join(f"{n}/{a}" for n, a in sorted(sizes))
+
+    kinds = {frozenset(v) for v in table.test_sizes.values()}
+    if len(kinds) == 1:
+        (n, a), *more = sorted(next(iter(kinds)))
+        if not more:
+            return f"Test set: {n} normals / {a} anomalies."
+    parts = [f"{table.row_label(row)}: {text(table.test_sizes[row])}" for row in table.rows
+             if row in table.test_sizes]
+    return f"Test sets (normals/anomalies) per class: {'; '.join(parts)}."
+
+
+# ------------------------------------------------------------------ paired tests
+
+def _pair_title(sec: PairSection) -> str:
+    return (f"{sec.a} vs {sec.b}{grid_text(sec.grid)}: {metric_label(sec.metric)}"
+            f"{_measure(sec.measure)}")
+
+
+def _pair_grid(sec: PairSection, alpha: float, correction: str) -> TableBlock:
+    a, b = sec.a, sec.b
+    headers = ["dataset", "class", "n", a, b, "Δ ×100", "W/T/L", "p", "p corr.", "r_rb",
+               "median Δ [95% CI] ×100", "verdict"]
+    rows = []
+    for r in sec.rows:
+        res = r.result
+        ci = "" if res.ci[0] != res.ci[0] else f" [{100 * res.ci[0]:.1f}, {100 * res.ci[1]:.1f}]"
+        rows.append([r.dataset, r.row, str(res.n), f"{100 * r.mean_a:.1f}", f"{100 * r.mean_b:.1f}",
+                     f"{100 * (r.mean_a - r.mean_b):+.1f}", f"{res.wins}/{res.ties}/{res.losses}",
+                     _p(res.p), _p(r.p_adj) if r.unit == "repetitions" else "",
+                     f"{res.rank_biserial:+.2f}", f"{100 * res.median_diff:+.1f}{ci}",
+                     _verdict(res, r.p_adj, alpha, a, b)])
+    note = (f"Per class: repetitions paired by repetition, p corrected with "
+            f"{CORRECTION_NAMES[correction]} over the classes of a dataset. 'all classes': "
+            "class means paired by class (uncorrected); dataset 'all': every (dataset, class) "
+            "block.")
+    per_class = [r for r in sec.rows if r.unit == "repetitions" and r.result.tested]
+    if per_class and correction != "none":
+        n = max(r.result.n for r in per_class)
+        m = max(sum(x.dataset == d for x in per_class) for d in {x.dataset for x in per_class})
+        floor = smallest_corrected_p(n, m, correction)
+        if floor >= alpha:
+            note += (f" With n = {n} repetitions and {m} classes the smallest attainable "
+                     f"corrected p is {floor:.3g} ≥ α: no class can be significant after "
+                     "correction (the uncorrected p is shown).")
+    return TableBlock(headers, rows, _pair_title(sec), note, True)
+
+
+def _sweep_grid(secs: list[PairSection], alpha: float) -> TableBlock:
+    a, b = secs[0].a, secs[0].b
+    headers = ["grid point", "dataset", a, b, "Δ ×100", "W/T/L (classes)", "p (class means)",
+               f"classes {a} better", f"classes {b} better"]
+    rows = []
+    for s in secs:
+        per_ds: dict[str, list] = {}
+        for r in s.rows:
+            if r.unit == "repetitions":
+                d = per_ds.setdefault(r.dataset, [0, 0, 0])
+                d[2] += r.p_adj is not None
+                if r.p_adj is not None and r.p_adj < alpha:
+                    d[0 if r.result.rank_biserial > 0 else 1] += 1
+        for r in s.rows:
+            if r.unit != "class means":
+                continue
+            res = r.result
+            good = per_ds.get(r.dataset, [0, 0, 0])
+            if not good[2]:  # no class had enough repetitions for a test
+                good = ["–", "–"]
+            rows.append([grid_text(s.grid), r.dataset, f"{100 * r.mean_a:.1f}",
+                         f"{100 * r.mean_b:.1f}", f"{100 * (r.mean_a - r.mean_b):+.1f}",
+                         f"{res.wins}/{res.ties}/{res.losses}",
+                         Entry(_p(res.p) if res.tested else no_test(res, alpha),
+                              bold=res.p is not None and res.p < alpha),
+                         str(good[0]), str(good[1])])
+    return TableBlock(headers, rows, f"{a} vs {b} per grid point: {metric_label(secs[0].metric)}"
+                               f"{_measure(secs[0].measure)}",
+                "Class-mean test per dataset; the last two columns count classes with a "
+                "significant per-class test (corrected; – when the repetitions are too few for "
+                "a test).")
+
+
+def _summary(pair_secs: list[list[PairSection]], alpha: float) -> list[str]:
+    """One sentence per pair, metric and measure: the across-classes result."""
+    out = []
+    for secs in pair_secs:
+        for s in secs:
+            rows = [r for r in s.rows if r.unit == "class means"]
+            if not rows or s.grid:
+                continue
+            r = rows[-1]  # pooled over datasets when there are several
+            res = r.result
+            label = metric_label(s.metric) + (f" ({s.measure})" if s.measure else "")
+            where = "all (dataset, class) blocks" if r.dataset == "all" else r.dataset
+            test = (f"p = {_p(res.p)} ({_verdict(res, res.p, alpha, s.a, s.b).text})"
+                    if res.tested else no_test(res, alpha))
+            per_class = [x for x in s.rows if x.unit == "repetitions"]
+            sig = sum(x.p_adj is not None and x.p_adj < alpha and x.result.rank_biserial > 0
+                      for x in per_class)
+            tested = [x for x in per_class if x.result.tested]
+            reps = sorted({x.result.n for x in per_class}) or [0]
+            per = (f"significantly better per class (corrected) in {sig} of {len(tested)} "
+                   "tested classes" if tested else
+                   f"no per-class test ({reps[-1]} repetition(s) per class)")
+            out.append(f"{s.a} vs {s.b}, {label}, {where}: mean {100 * r.mean_a:.1f} vs "
+                       f"{100 * r.mean_b:.1f}, {s.a} higher in {res.wins} of {res.n} classes "
+                       f"(W/T/L {res.wins}/{res.ties}/{res.losses}), Wilcoxon on class means "
+                       f"{test}; {per}.")
+    return out
+
+
+def _test_text(alpha: float) -> str:
+    return (f"Two-sided Wilcoxon signed-rank tests (zero differences dropped; exact p up to "
+            f"{EXACT_MAX} pairs; with tied ranks, the exact permutation p up to "
+            f"{PERMUTATION_MAX} pairs; else the normal approximation with tie and continuity "
+            f"correction); α = {alpha:g}. With fewer than {min_pairs(alpha)} pairs no p below α "
+            f"is possible (the smallest exact p with n pairs is 2/2^n), so no test is run. "
+            "W/T/L: wins/ties/losses of the first column; r_rb: matched-pairs rank-biserial "
+            "correlation (+1: the first column better in every pair); median Δ with a 95% "
+            f"percentile bootstrap CI ({N_BOOT} resamples, seed 0).")
+
+
+# ------------------------------------------------------------------ ranks
+
+def _friedman_note(s: RankSection) -> str:
+    r = s.result
+    if r.p is None:
+        why = (f"k={r.k}<3 columns: no test" if r.method == "too few columns"
+               else f"n={r.n}<2 blocks: no test")
+        return f"Friedman test: {why}."
+    return (f"Friedman χ² = {r.statistic:.2f} (df {r.k - 1}), p = {_p(r.p)}, over {r.n} "
+            f"(dataset, class) blocks of class means; Nemenyi critical difference CD = "
+            f"{r.cd:.2f} at α = {r.alpha:g}: columns whose average ranks differ by more than "
+            "CD differ significantly.")
+
+
+def _rank_grids(s: RankSection) -> list[TableBlock]:
+    r = s.result
+    order = sorted(range(r.k), key=lambda i: r.avg_ranks[i])
+    names = [s.columns[i].name for i in order]
+    rows = [[str(pos + 1), names[pos], f"{r.avg_ranks[i]:.2f}"] for pos, i in enumerate(order)]
+    what = f"{metric_label(s.metric)}{_measure(s.measure)}"
+    out = [TableBlock(["#", "column", "average rank"], rows, f"Average ranks: {what}",
+                _friedman_note(s))]
+    if s.nemenyi_p is not None and r.k <= MAX_NEMENYI:
+        p = s.nemenyi_p
+        cells = [[names[x]] + [Entry("") if x == y else
+                              Entry(_p(p[order[x], order[y]]), bold=p[order[x], order[y]] < r.alpha)
+                              for y in range(r.k)] for x in range(r.k)]
+        out.append(TableBlock(["", *names], cells, f"Nemenyi p-values: {what}",
+                        f"Pairwise Nemenyi post-hoc p-values (bold: < α = {r.alpha:g})."))
+    return out
+
+
+# ------------------------------------------------------------------ figures
+
+def caption(fig: Fig) -> str:
+    """What a figure shows, in words."""
+    f = fig.facts
+    if fig.kind == "cd":
+        return (f"Critical-difference diagram, {metric_label(f['metric'])}"
+                f"{_measure(f['measure'])}: average ranks over {f['n']} (dataset, class) blocks "
+                f"(1 = best); columns joined by a bar are not significantly different (Nemenyi, "
+                f"α = {f['alpha']:g}, CD = {f['cd']:.2f}); Friedman p = {f['p']:.3g}.")
+    if fig.kind == "rules":
+        listing = ", ".join(f"{rule} = {name}" for rule, name in f["columns"])
+        return (f"{f['dataset']}: {metric_label(f['metric'])} per class of the scoring rules of "
+                f"one trained {f['detector']} (mean ± SEM over repetitions, SEM "
+                f"ddof={f['sem_ddof']}){_measure(f['measure'])}; columns: {listing}.")
+    if fig.kind == "sweep":
+        return (f"{f['dataset']}: {metric_label(f['metric'])} against {f['parameter']} per "
+                f"class (mean over repetitions) of {f['a']} and {f['b']}; the row below each "
+                f"row of classes is the difference {f['a']} − {f['b']} (×100)"
+                f"{_measure(f['measure'])}.")
+    cell = f["cell"]
+    more = (f" (first {f['shown']} of {f['columns']} columns)" if f["columns"] > f["shown"]
+            else "")
+    return (f"ROC and precision–recall curves, {cell.dataset}, normal class {cell.normal}, "
+            f"repetition {cell.repetition}{_measure(f['measure'])}: {f['anomalies']} anomalies "
+            f"of {f['n']} test samples{more}; columns with identical scores drawn once.")
+
+
+# ------------------------------------------------------------------ the report
+
+def stored_options(run_dir: Path, meta: dict[str, Any], columns: list[Column]) -> ReportOptions:
+    """The ``[report]`` options of the suite stored in ``meta.json``, checked against the run."""
+    text = meta.get("suite_text", "")
+    try:
+        doc = tomllib.loads(text) if text else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise AnobenchError(f"{run_dir}/meta.json: stored suite text is not TOML: {exc}") from None
+    source = OptionSource(f"{run_dir}/meta.json (suite {meta.get('suite_path', '?')}): report.",
+                          scope="run")
+    return parse_report_options(doc.get("report"), source, columns=columns)
+
+
+def _header(run_dir: Path, meta: dict, records: list, errors: list) -> str:
+    cells = len({r["cell"] for r in records})
+    return (f"Run {run_dir}; suite {meta.get('suite_path', '?')} (sha256 "
+            f"{str(meta.get('suite_sha256', ''))[:12]}); code {meta.get('code_version', '?')}; "
+            f"device {meta.get('device', '?')}; started {meta.get('started', '?')}; "
+            f"{cells} finished cell(s) with results, {len(errors)} failed.")
+
+
+def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
+                 figures: bool | None = None) -> Report:
+    """The report of ``run_dir`` as blocks.
+
+    ``overrides``: ``[report]`` keys given on the command line (``--alpha`` …),
+    parsed by the same parser as the suite's and checked against the run's
+    columns; ``figures`` overrides ``[report] figures``.
+    """
+    run_dir = Path(run_dir)
+    meta = read_meta(run_dir)
+    store = load_store(run_dir)  # one pass over the file
+    stored = store.records(("result", "error"))
+    records = [r for r in stored if r["kind"] == "result"]
+    errors = [r for r in stored if r["kind"] == "error"]
+    columns = list(dict.fromkeys(Column.from_record(r) for r in records))
+    options = stored_options(run_dir, meta, columns)
+    options = parse_report_options(overrides or None, COMMAND_LINE, base=options, columns=columns)
+    tables = [t for t in build_tables(records)
+              if not options.metrics or t.metric in options.metrics]
+    reference, pairs = resolve(options, records)
+    alpha = options.alpha
+    blocks: list = [Heading(f"anobench report: {meta.get('suite_name', '?')}", 1),
+                    Para(_header(run_dir, meta, records, errors))]
+    blocks.extend(Para(note, em=True) for note in store.notes())
+    if errors:
+        blocks.append(Para(f"{len(errors)} cell(s) failed: " + "; ".join(
+            sorted({e.get('error', '?') for e in errors})[:3]), em=True))
+    if not tables:
+        blocks.append(Para("(no results stored yet)"))
+        return Report(blocks, options, meta, tables)
+    pair_secs = [pair_tests(tables, a, b, alpha=alpha, correction=options.correction)
+                 for a, b in pairs]
+    summary = _summary(pair_secs, alpha)
+    if summary:
+        blocks += [Heading("Summary"), *(Para(x) for x in summary)]
+    blocks.append(Heading("Tables"))
+    for t in tables:
+        tests = table_tests(t, reference, alpha=alpha, correction=options.correction)
+        headers, rows = table_entries(t, options.sem_ddof, tests.marks)
+        blocks.append(TableBlock(headers, rows, title_of(t), table_note(tests, options.sem_ddof), True))
+    if any(pair_secs):
+        blocks += [Heading("Paired tests"), Para(_test_text(alpha))]
+        for secs in pair_secs:
+            if len({s.grid for s in secs}) > 1:
+                by_mm: dict[tuple, list[PairSection]] = {}
+                for s in secs:
+                    by_mm.setdefault((s.metric, s.measure), []).append(s)
+                blocks.extend(_sweep_grid(ss, alpha) for ss in by_mm.values())
+            else:
+                blocks.extend(_pair_grid(s, alpha, options.correction) for s in secs)
+    ranks = rank_tests(tables, alpha=alpha, columns=options.rank_columns)
+    if ranks:
+        blocks.append(Heading("Ranks (Friedman, Nemenyi)"))
+        for s in ranks:
+            blocks.extend(_rank_grids(s))
+    if options.figures if figures is None else figures:
+        if UNAVAILABLE:
+            blocks.append(Para(f"Figures skipped: {UNAVAILABLE}", em=True))
+        else:
+            curves = curve_figures(run_dir, options.curves or default_curves(tables),
+                                   required=bool(options.curves))
+            made = (cd_figures(run_dir, ranks)
+                    + rule_figures(run_dir, tables, records, options.sem_ddof)
+                    + sweep_figures(run_dir, tables, pair_secs) + curves)
+            if made:
+                blocks.append(Heading("Figures"))
+                blocks.extend(Image(f.png, f.svg, caption(f)) for f in made)
+    return Report(blocks, options, meta, tables)
+
+
+def write_report(run_dir: Path, fmt: str = "markdown", *, overrides: dict[str, Any] | None = None,
+                 figures: bool | None = None) -> str:
+    """Write report.md and report.html (and report.tex for ``latex``); return the text in ``fmt``."""
+    if fmt not in FORMATS:
+        raise AnobenchError(f"unknown report format {fmt!r}; known: {', '.join(FORMATS)}")
+    run_dir = Path(run_dir)
+    report = build_report(run_dir, overrides=overrides, figures=figures)
+    md = to_markdown(report.blocks, run_dir)
+    _write(run_dir / "report.md", md)
+    _write(run_dir / "report.html",
+           to_html(report.blocks, f"anobench: {report.meta.get('suite_name', '')}"))
+    if fmt == "latex":
+        tex = write_as("latex", report.blocks)
+        _write(run_dir / "report.tex", tex)
+        return tex
+    return md if fmt == "markdown" else write_as(fmt, report.blocks, base=run_dir)
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise AnobenchError(f"{path}: cannot write the report: {exc}") from None

@@ -1,0 +1,509 @@
+"""Statistical tests of result tables — numbers only; the words are in :mod:`.render`.
+
+Tests on arrays (scipy where it computes the same thing; hand-written only
+Holm's correction, the rank-biserial correlation and the CD-diagram groups,
+each checked against a reference in ``tests/test_statistics.py``):
+
+* :func:`paired_comparison` — two-sided Wilcoxon signed-rank test of paired
+  values, zero differences dropped (Wilcoxon's method). No test with fewer
+  than :func:`min_pairs` non-zero differences (no p below alpha is possible).
+  The p-value is exact (scipy's exact null distribution) up to
+  :data:`EXACT_MAX` pairs without tied ranks; with tied ranks it is the exact
+  permutation p (all 2**n sign assignments, ``scipy.stats.permutation_test``)
+  up to :data:`PERMUTATION_MAX` pairs; otherwise the normal approximation
+  with tie and continuity correction. Effect sizes: wins/ties/losses, the
+  matched-pairs rank-biserial correlation, the median difference with a
+  seeded percentile-bootstrap CI (``scipy.stats.bootstrap``).
+* :func:`adjust` — Holm's step-down, Bonferroni, or none.
+* :func:`friedman` (``scipy.stats.friedmanchisquare``), average ranks, the
+  Nemenyi critical difference and pairwise p-values (studentized range),
+  :func:`cd_groups`.
+
+Tests on tables:
+
+* :func:`table_tests` — every column against the reference column (same
+  grid point): per class on the repetitions, on the ``mean`` row across
+  classes; Holm families per column over its classes, and over the columns
+  for the mean row. Columns holding the same scores (same model, rule,
+  measure) are tested once and counted once in a family.
+* :func:`pair_tests` — columns A and B per class, per dataset across classes,
+  and across every (dataset, class) block.
+* :func:`rank_tests` — Friedman and Nemenyi over (dataset, class) blocks of
+  class means; columns with the same scores are ranked once.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import Any
+
+import numpy as np
+from scipy import stats as st
+
+from anobench.column import Column, GridPoint
+from anobench.report.options import CORRECTIONS, ReportOptions
+from anobench.report.tables import MEAN_ROW, Table, metric_order
+
+#: Largest number of non-zero differences (no tied ranks) for an exact p.
+EXACT_MAX = 50
+#: Largest number of non-zero differences with tied ranks for an exact permutation p (2**n sign
+#: assignments are enumerated; scipy's own limit for its automatic choice).
+PERMUTATION_MAX = 13
+#: Differences with ``|a - b| <= TIE_TOL * max(1, |a|, |b|)`` count as zero.
+TIE_TOL = 1e-12
+#: Bootstrap of the median difference: resamples and seed.
+N_BOOT, BOOT_SEED = 2000, 0
+
+
+# ------------------------------------------------------------------ tests on arrays
+
+def min_pairs(alpha: float) -> int:
+    """Fewest non-zero differences for which an exact two-sided p can fall below ``alpha``.
+
+    The smallest two-sided exact p-value with ``n`` pairs is ``2 / 2**n``.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    n = 1
+    while 2.0 ** (1 - n) >= alpha:
+        n += 1
+    return n
+
+
+def smallest_corrected_p(n: int, m: int, correction: str) -> float:
+    """Smallest attainable corrected p of ``m`` exact tests with ``n`` pairs each.
+
+    Holm and Bonferroni multiply the smallest p of a family, ``2 / 2**n``, by ``m``.
+    """
+    p = 2.0 ** (1 - n)
+    return p if correction == "none" else min(1.0, p * m)
+
+
+def wilcoxon_signed_rank(d: np.ndarray) -> tuple[float, float, str]:
+    """Two-sided Wilcoxon signed-rank test of non-zero differences ``d``.
+
+    Returns ``(T+, p, method)``, ``method`` ``"exact"`` or ``"normal"``.
+    """
+    d = np.asarray(d, dtype=np.float64)
+    n = len(d)
+    if n == 0 or np.any(d == 0):
+        raise ValueError("needs non-zero differences only")
+    ranks = st.rankdata(np.abs(d))
+    t_plus = float(ranks[d > 0].sum())
+    tied = len(np.unique(np.abs(d))) < n
+    if tied and n <= PERMUTATION_MAX:  # every sign assignment of the (tied) ranks
+        p = st.permutation_test((d,), _t_plus, permutation_type="samples", vectorized=True,
+                                n_resamples=np.inf).pvalue
+        return t_plus, float(min(1.0, p)), "exact"
+    how = "exact" if n <= EXACT_MAX and not tied else "asymptotic"
+    p = st.wilcoxon(d, zero_method="wilcox", correction=True, method=how).pvalue
+    return t_plus, float(min(1.0, p)), "exact" if how == "exact" else "normal"
+
+
+def _t_plus(d: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Sum of the ranks of ``|d|`` where ``d > 0`` (vectorized over sign flips)."""
+    return np.sum(np.where(d > 0, st.rankdata(np.abs(d), axis=axis), 0.0), axis=axis)
+
+
+def rank_biserial(d: np.ndarray) -> float:
+    """Matched-pairs rank-biserial correlation ``(R+ - R-) / (R+ + R-)`` of non-zero ``d``.
+
+    +1: every pair favours the first column; -1: every pair the second.
+    """
+    d = np.asarray(d, dtype=np.float64)
+    d = d[d != 0]
+    if not len(d):
+        return 0.0
+    ranks = st.rankdata(np.abs(d))
+    return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+
+
+def bootstrap_median_ci(d: np.ndarray, *, level: float = 0.95, n_boot: int = N_BOOT,
+                        seed: int = BOOT_SEED) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the median of ``d`` (seeded)."""
+    d = np.asarray(d, dtype=np.float64)
+    if len(d) < 2:
+        return (float("nan"), float("nan"))
+    res = st.bootstrap((d,), np.median, n_resamples=n_boot, confidence_level=level,
+                       method="percentile", rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """Paired comparison of column A against column B (differences A − B)."""
+
+    n: int  # pairs
+    wins: int  # A > B
+    ties: int  # zero differences
+    losses: int  # A < B
+    mean_diff: float
+    median_diff: float
+    ci: tuple[float, float]  # bootstrap CI of the median difference
+    rank_biserial: float
+    statistic: float | None  # T+ (sum of ranks of positive differences)
+    p: float | None  # two-sided; None when no test was run
+    method: str  # "exact" | "normal" | "too few" (non-zero differences) | "identical"
+
+    @property
+    def tested(self) -> bool:
+        return self.p is not None
+
+    @property
+    def nonzero(self) -> int:
+        return self.wins + self.losses
+
+    def better(self, alpha: float, p: float | None = None) -> bool:
+        """A significantly better than B at ``alpha`` (``p`` overrides, e.g. adjusted)."""
+        p = self.p if p is None else p
+        return p is not None and p < alpha and self.rank_biserial > 0
+
+
+def paired_comparison(a, b, *, alpha: float = 0.05) -> PairedResult:
+    """Compare paired samples ``a`` and ``b`` (higher is better).
+
+    Wilcoxon signed-rank, two-sided, zeros dropped. With fewer than
+    :func:`min_pairs` ``(alpha)`` non-zero differences no test is run
+    (``method`` ``"too few"``, or ``"identical"`` when every difference is zero).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired samples need equal 1-d shapes, got {a.shape} and {b.shape}")
+    d = a - b
+    zero = np.abs(d) <= TIE_TOL * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))
+    d = np.where(zero, 0.0, d)
+    nz = d[~zero]
+    n = len(d)
+    wins, losses = int((nz > 0).sum()), int((nz < 0).sum())
+    med = float(np.median(d)) if n else float("nan")
+    mean = float(np.mean(d)) if n else float("nan")
+    effects = (n, wins, n - wins - losses, losses, mean, med, bootstrap_median_ci(d),
+               rank_biserial(nz))
+    if n < min_pairs(alpha):
+        return PairedResult(*effects, None, None, "too few")
+    if not len(nz):
+        return PairedResult(*effects, 0.0, 1.0, "identical")
+    t_plus, p, method = wilcoxon_signed_rank(nz)
+    return PairedResult(*effects, t_plus, p, method)
+
+
+def adjust(pvalues: Sequence[float | None], method: str = "holm") -> list[float | None]:
+    """Adjusted p-values of one family; ``None`` entries (no test) stay ``None``.
+
+    ``holm``: Holm's step-down, ``p_(i) * (m - i + 1)`` made monotone, capped at 1;
+    ``bonferroni``: ``p * m``; ``none``: unchanged. ``m`` counts tested entries only.
+    """
+    if method not in CORRECTIONS:
+        raise ValueError(f"unknown correction {method!r}; known: {', '.join(CORRECTIONS)}")
+    idx = [i for i, p in enumerate(pvalues) if p is not None]
+    out: list[float | None] = [None] * len(pvalues)
+    m = len(idx)
+    if method == "none":
+        for i in idx:
+            out[i] = float(pvalues[i])
+        return out
+    if method == "bonferroni":
+        for i in idx:
+            out[i] = min(1.0, float(pvalues[i]) * m)
+        return out
+    running = 0.0
+    for rank, i in enumerate(sorted(idx, key=lambda i: pvalues[i])):
+        running = max(running, min(1.0, float(pvalues[i]) * (m - rank)))
+        out[i] = running
+    return out
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Mean rank per column over rows; rank 1 = highest value in a row, ties share."""
+    return st.rankdata(-np.asarray(values, dtype=np.float64), axis=1).mean(axis=0)
+
+
+@dataclass(frozen=True)
+class FriedmanResult:
+    k: int  # columns
+    n: int  # blocks
+    avg_ranks: np.ndarray
+    statistic: float | None  # chi-square, tie-corrected
+    p: float | None
+    cd: float | None  # Nemenyi critical difference at alpha
+    alpha: float
+    method: str  # "chi-square" | "all tied" | "too few columns" | "too few blocks"
+
+
+def friedman(values: np.ndarray, *, alpha: float = 0.05) -> FriedmanResult:
+    """Friedman test over blocks (rows) of ``values`` (higher is better).
+
+    Needs at least 3 columns and 2 blocks for a test; the average ranks are
+    always returned.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"values must be blocks x columns, got shape {values.shape}")
+    n, k = values.shape
+    if n == 0 or k < 2:
+        raise ValueError(f"need at least one block and two columns, got {n}x{k}")
+    if np.isnan(values).any():
+        raise ValueError("values contain NaN")
+    avg = average_ranks(values)
+    cd = nemenyi_cd(k, n, alpha)
+    if k < 3 or n < 2:
+        return FriedmanResult(k, n, avg, None, None, cd, alpha,
+                              "too few columns" if k < 3 else "too few blocks")
+    if np.all(values == values[:, :1]):  # every block entirely tied
+        return FriedmanResult(k, n, avg, 0.0, 1.0, cd, alpha, "all tied")
+    res = st.friedmanchisquare(*values.T)
+    return FriedmanResult(k, n, avg, float(res.statistic), float(res.pvalue), cd, alpha,
+                          "chi-square")
+
+
+@cache
+def nemenyi_q(k: int, alpha: float = 0.05) -> float:
+    """Critical value q_alpha of the Nemenyi test (studentized range / sqrt 2)."""
+    return float(st.studentized_range.ppf(1.0 - alpha, k, np.inf) / math.sqrt(2.0))
+
+
+def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:
+    """Critical difference of average ranks: ``q_alpha * sqrt(k (k + 1) / (6 n))`` (Demšar 2006)."""
+    return nemenyi_q(k, alpha) * math.sqrt(k * (k + 1) / (6.0 * n))
+
+
+def nemenyi_pvalues(avg_ranks: np.ndarray, n: int) -> np.ndarray:
+    """Pairwise Nemenyi p-values from average ranks over ``n`` blocks (k x k)."""
+    r = np.asarray(avg_ranks, dtype=np.float64)
+    k = len(r)
+    se = math.sqrt(k * (k + 1) / (6.0 * n))
+    q = np.abs(r[:, None] - r[None, :]) / se * math.sqrt(2.0)
+    out = st.studentized_range.sf(q, k, np.inf)
+    np.fill_diagonal(out, 1.0)
+    return out
+
+
+def cd_groups(avg_ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
+    """Maximal runs of columns (in rank order) whose rank spread is below ``cd``.
+
+    Returns ``(first, last)`` positions in ``argsort(avg_ranks)`` order; only
+    runs of at least two columns, none contained in another.
+    """
+    r = np.sort(np.asarray(avg_ranks, dtype=np.float64))
+    k = len(r)
+    runs = []
+    for i in range(k):
+        j = i
+        while j + 1 < k and r[j + 1] - r[i] < cd:
+            j += 1
+        if j > i:
+            runs.append((i, j))
+    return [(i, j) for i, j in runs
+            if not any(a <= i and j <= b and (a, b) != (i, j) for a, b in runs)]
+
+
+# ------------------------------------------------------------------ what to compare
+
+def default_pairs(records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(expected, single) column pairs of every model scored with both rules, in record order.
+
+    Grid points collapse to the names without a grid part (``vae[beta=0.5]`` -> ``vae``).
+    """
+    by_model: dict[str, dict[str, str]] = {}
+    for r in records:
+        if r.get("rule") in ("expected", "single") and r.get("model"):
+            by_model.setdefault(r["model"], {}).setdefault(
+                r["rule"], Column.from_record(r).base_name)
+    pairs: list[tuple[str, str]] = []
+    for rules in by_model.values():
+        pair = (rules.get("expected"), rules.get("single"))
+        if None not in pair and pair not in pairs and pair[0] != pair[1]:
+            pairs.append(pair)  # type: ignore[arg-type]
+    return pairs
+
+
+def resolve(options: ReportOptions, records: list[dict[str, Any]]
+            ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """The reference column and the pairs to test: the options', else the defaults."""
+    pairs = options.pairs if options.pairs is not None else tuple(default_pairs(records))
+    reference = options.reference
+    if reference is None and pairs:
+        reference = pairs[0][1]
+    return reference, tuple(pairs)
+
+
+# ------------------------------------------------------------------ tests on tables
+
+def reference_for(column: Column, reference: str | None, table: Table) -> Column | None:
+    """The column ``column`` is tested against: ``reference`` at its grid point, or by name."""
+    if not reference:
+        return None
+    for cand in table.columns:  # the reference at the same grid point
+        if cand.base_name == reference and cand.grid == column.grid and cand != column:
+            return cand
+    for cand in table.columns:
+        if cand.name == reference and cand != column:
+            return cand
+    return None
+
+
+@dataclass
+class TableTests:
+    """Every column of one table against its reference column."""
+
+    table: Table
+    alpha: float
+    correction: str
+    reference: dict[Column, Column] = field(default_factory=dict)  # column -> its reference
+    same_as_reference: set[Column] = field(default_factory=set)  # same scores: not tested
+    cells: dict[tuple[str, Column], PairedResult] = field(default_factory=dict)
+    p_adj: dict[tuple[str, Column], float | None] = field(default_factory=dict)
+    marks: set[tuple[str, Column]] = field(default_factory=set)
+    mean_family: int = 0  # columns in the mean row's correction family
+
+
+def table_tests(table: Table, reference: str | None, *, alpha: float = 0.05,
+                correction: str = "holm") -> TableTests:
+    """Test every column of ``table`` against the reference column (marks: corrected p < alpha)."""
+    out = TableTests(table, alpha, correction)
+    for col in table.columns:
+        ref = reference_for(col, reference, table)
+        if ref is not None:
+            out.reference[col] = ref
+    tested = list(out.reference)
+    for col in tested:
+        ref = out.reference[col]
+        rows = []
+        for row in table.rows:
+            a, b = table.paired(row, col, ref)
+            if len(a):
+                out.cells[(row, col)] = paired_comparison(a, b, alpha=alpha)
+                rows.append(row)
+        adj = adjust([out.cells[(row, col)].p for row in rows], correction)
+        out.p_adj.update({(row, col): p for row, p in zip(rows, adj)})
+    mean_cols = []
+    for col in tested:
+        ma, mb = table.class_means(col), table.class_means(out.reference[col])
+        common = [row for row in table.rows if row in ma and row in mb]
+        if len(common) == len(table.rows):
+            out.cells[(MEAN_ROW, col)] = paired_comparison(
+                np.array([ma[r] for r in common]), np.array([mb[r] for r in common]), alpha=alpha)
+            mean_cols.append(col)
+    adj = adjust([out.cells[(MEAN_ROW, c)].p for c in mean_cols], correction)
+    out.p_adj.update({(MEAN_ROW, c): p for c, p in zip(mean_cols, adj)})
+    out.mean_family = sum(p is not None for p in adj)
+    out.marks = {key for key, res in out.cells.items() if res.better(alpha, out.p_adj[key])}
+    return out
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """One paired comparison of columns A and B."""
+
+    dataset: str  # "all" for the pooled row
+    row: str  # class key, or "all classes"
+    mean_a: float
+    mean_b: float
+    result: PairedResult
+    p_adj: float | None
+    unit: str  # what was paired: "repetitions" or "class means"
+
+
+@dataclass
+class PairSection:
+    """Columns A and B (names as asked) at one grid point, in one metric and measure."""
+
+    a: str
+    b: str
+    metric: str
+    measure: str | None
+    grid: GridPoint  # () when none
+    rows: list[PairRow] = field(default_factory=list)
+
+
+def _grid_sort(grid: GridPoint) -> tuple:
+    return tuple((0, float(v), "") if isinstance(v, (int, float)) else (1, 0.0, str(v))
+                 for _, v in grid)
+
+
+def pair_tests(tables: list[Table], a: str, b: str, *, alpha: float = 0.05,
+               correction: str = "holm") -> list[PairSection]:
+    """Columns ``a`` vs ``b`` in every table with both, per grid point."""
+    sections: dict[tuple, PairSection] = {}
+    blocks: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
+    for t in tables:
+        ca = {c.grid: c for c in t.columns if c.matches(a)}
+        cb = {c.grid: c for c in t.columns if c.matches(b)}
+        for grid in sorted(set(ca) & set(cb), key=_grid_sort):
+            key = (t.metric, t.measure, grid)
+            sec = sections.setdefault(key, PairSection(a, b, t.metric, t.measure, grid))
+            col_a, col_b = ca[grid], cb[grid]
+            class_rows = []
+            for row in t.rows:
+                va, vb = t.paired(row, col_a, col_b)
+                if len(va):
+                    class_rows.append(PairRow(t.dataset, t.row_label(row), float(va.mean()),
+                                              float(vb.mean()),
+                                              paired_comparison(va, vb, alpha=alpha), None,
+                                              "repetitions"))
+            adj = adjust([r.result.p for r in class_rows], correction)
+            sec.rows.extend(replace(r, p_adj=p) for r, p in zip(class_rows, adj))
+            ma, mb = t.class_means(col_a), t.class_means(col_b)
+            common = [r for r in t.rows if r in ma and r in mb]
+            if common:
+                xa, xb = np.array([ma[r] for r in common]), np.array([mb[r] for r in common])
+                res = paired_comparison(xa, xb, alpha=alpha)
+                sec.rows.append(PairRow(t.dataset, "all classes", float(xa.mean()),
+                                        float(xb.mean()), res, res.p, "class means"))
+                blocks[key].extend(zip(xa, xb))
+    for key, sec in sections.items():
+        if len({r.dataset for r in sec.rows}) > 1:
+            xa, xb = (np.array(v) for v in zip(*blocks[key]))
+            res = paired_comparison(xa, xb, alpha=alpha)
+            sec.rows.append(PairRow("all", "all classes", float(xa.mean()), float(xb.mean()),
+                                    res, res.p, "class means"))
+    return sorted(sections.values(), key=lambda s: (metric_order(s.metric), s.measure or "",
+                                                    _grid_sort(s.grid)))
+
+
+@dataclass(frozen=True)
+class RankSection:
+    """Friedman and Nemenyi over (dataset, class) blocks, one metric and measure."""
+
+    metric: str
+    measure: str | None
+    columns: tuple[Column, ...]  # ranked: one column per set of identical scores
+    blocks: tuple[str, ...]  # "dataset/class"
+    result: FriedmanResult
+    nemenyi_p: np.ndarray | None
+    same_scores: dict[Column, tuple[Column, ...]]  # ranked column -> the others with its scores
+
+
+def rank_tests(tables: list[Table], *, alpha: float = 0.05,
+               columns: tuple[str, ...] | None = None) -> list[RankSection]:
+    """Friedman + Nemenyi over (dataset, class) blocks of class means, per metric/measure."""
+    groups: dict[tuple, list[Table]] = defaultdict(list)
+    for t in tables:
+        groups[(t.metric, t.measure)].append(t)
+    out = []
+    for (metric, measure), ts in groups.items():
+        first = ts[0]
+        cols = [c for c in first.columns
+                if columns is None or any(c.matches(name) for name in columns)]
+        for t in ts[1:]:
+            cols = [c for c in cols if c in t.columns]
+        ranked = cols
+        twins: dict[Column, tuple[Column, ...]] = {}
+        block_names, rows = [], []
+        for t in ts:
+            means = {c: t.class_means(c) for c in ranked}
+            for row in t.rows:
+                if all(row in means[c] for c in ranked):
+                    block_names.append(f"{t.dataset}/{row}")
+                    rows.append([means[c][row] for c in ranked])
+        if len(ranked) < 2 or not rows:
+            continue
+        res = friedman(np.array(rows), alpha=alpha)
+        nem = nemenyi_pvalues(res.avg_ranks, res.n) if res.p is not None else None
+        out.append(RankSection(metric, measure, tuple(ranked), tuple(block_names), res, nem,
+                               {c: v for c, v in twins.items() if v}))
+    return sorted(out, key=lambda s: (metric_order(s.metric), s.measure or ""))
