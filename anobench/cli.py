@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="anobench",
         description="Plugin-based benchmarking suite for one-class anomaly detection.",
     )
+    p.add_argument("--debug", action="store_true",
+                   help="show the traceback of an error (errors are one line without it)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="only warnings and errors (no per-epoch training progress)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -233,10 +235,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except AnobenchError as exc:
-        print(f"anobench: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(args, str(exc), exc.exit_code)
+    except OSError as exc:  # the environment: a full disk, a missing or read-only folder
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(args, f"{where}{exc.strerror or exc}", 2)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: still one line, the traceback on request
+        return _fail(args, f"internal error ({type(exc).__name__}: {exc}); please report it with "
+                           "the output of --debug", INTERNAL_ERROR)
+
+
+#: Exit code of an unexpected exception (a bug); bad input exits with 2.
+INTERNAL_ERROR = 3
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """Print one line (and the traceback with ``--debug``); return the exit code."""
+    if getattr(args, "debug", False):
+        import traceback
+
+        traceback.print_exc()
+    one_line = " ".join(message.split())
+    print(f"anobench: error: {one_line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,7 +36,11 @@ def default_data_root() -> Path:
 
 
 def resolve_data_root(data_dir: str | os.PathLike | None) -> Path:
-    return Path(data_dir).expanduser() if data_dir else default_data_root()
+    root = Path(data_dir).expanduser() if data_dir else default_data_root()
+    if root.exists() and not root.is_dir():
+        how = "--data-dir" if data_dir else f"${DATA_ENV}" if os.environ.get(DATA_ENV) else "data root"
+        raise DataError(f"{root}: the data root ({how}) is not a directory")
+    return root
 
 
 @dataclass(frozen=True)
@@ -142,15 +146,24 @@ def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None) -> tu
     """Return ``(X_train, y_train, X_test, y_test)`` as uint8 arrays."""
     ds = idx_dataset(name)
     root = resolve_data_root(data_dir)
-    arrays = []
-    for f in ds.files:
+    arrays, paths = [], []
+    for i, f in enumerate(ds.files):
         path = find_idx_file(root, ds, f)
         if path is None:
             raise DataError(missing_message(ds, root, f"{f.name} not found"))
-        arrays.append(read_idx(path))
+        arr = read_idx(path)
+        want = 3 if i % 2 == 0 else 1  # images (n, H, W), labels (n,)
+        if arr.ndim != want:
+            what = "images (n, H, W)" if want == 3 else "labels (n,)"
+            raise DataError(f"{path}: holds an array of shape {arr.shape} where {f.name} should "
+                            f"hold {what}; are two IDX files swapped or misnamed?")
+        arrays.append(arr)
+        paths.append(path)
     xtr, ytr, xte, yte = arrays
-    if len(xtr) != len(ytr) or len(xte) != len(yte):
-        raise DataError(f"dataset {name!r} under {root / ds.folder}: image and label counts differ")
+    for (x, y), (px, py) in (((xtr, ytr), paths[:2]), ((xte, yte), paths[2:])):
+        if len(x) != len(y):
+            raise DataError(f"{px}: {len(x)} images but {py} has {len(y)} labels; are files of "
+                            "different datasets or splits mixed?")
     return xtr, ytr, xte, yte
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import anobench
 from anobench.api import LabeledData
 from anobench.classes import normal_name, resolve_classes
+from anobench.deadline import CellTimeout, deadline
 from anobench.errors import AnobenchError, DataError, SuiteError
 from anobench.metrics import candidate_metrics, check_scores, compute_metrics, oracle_pick
 from anobench.protocol import (
@@ -92,11 +93,17 @@ def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, 
             raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}) failed to load: "
                             f"{type(exc).__name__}: {exc}") from exc
         source = f" ({entry.options['path']})" if entry.options.get("path") else ""
+        seen: dict[Any, int] = {}
         for j, c in enumerate(entry.classes or ()):
             try:
-                resolve_classes(data, [c], f"{entry.label!r}{source}")
+                (label,) = resolve_classes(data, [c], f"{entry.label!r}{source}")
             except ValueError as exc:
                 raise SuiteError(f"{suite.path}: datasets[{i}].classes[{j}]: {exc}") from None
+            key = tuple(sorted(label)) if isinstance(label, tuple) else label
+            if key in seen:
+                raise SuiteError(f"{suite.path}: datasets[{i}].classes[{j}]: {c!r} is the class "
+                                 f"of classes[{seen[key]}] again (listed twice)")
+            seen[key] = j
         out[entry.label] = data
     return out
 
@@ -410,7 +417,8 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out, on_ce
             base["class_name"] = normal_name(data, normal)
         spec = registry.detectors[group.name]
         try:
-            records, timing = run_cell(group, split, registry, suite, seeds, dev)
+            with deadline(suite.cell_timeout):
+                records, timing = run_cell(group, split, registry, suite, seeds, dev)
             block = encode_block(cid, [dict(base, **r) for r in records], dict(
                 base, status="ok", fit_seconds=timing["fit_seconds"],
                 score_seconds=timing["score_seconds"], fit_info=timing["info"]), writer.run)
@@ -418,7 +426,7 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out, on_ce
             print(f"\nanobench: interrupted; finished cells are stored. Resume with:\n"
                   f"  anobench run {suite.path} --resume {run_dir}", file=out, flush=True)
             raise
-        except Exception as exc:  # noqa: BLE001 - a plugin failed: record it and go on
+        except (Exception, SystemExit, CellTimeout) as exc:  # noqa: BLE001 - a plugin failed
             failed += 1
             msg = f"detector {group.name!r} (plugin {spec.plugin!r}): {type(exc).__name__}: {exc}"
             writer.write(encode_block(cid, [dict(base, kind="error", error=msg)],

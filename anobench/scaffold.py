@@ -8,6 +8,7 @@ runs :mod:`anobench.testing` and passes as generated.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from anobench.errors import AnobenchError
@@ -237,10 +238,16 @@ def new_plugin(kind: str, name: str, parent: str | Path = ".") -> Path:
     """Write ``parent/anobench-NAME/``; refuse to overwrite. Returns the folder."""
     files = plugin_files(kind, name)
     root = Path(parent) / f"anobench-{name}"
+    if Path(parent).exists() and not Path(parent).is_dir():
+        raise AnobenchError(f"{parent}: --dir is not a directory")
     if root.exists():
         raise AnobenchError(f"{root}: already exists; choose another name or folder")
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    try:
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        shutil.rmtree(root, ignore_errors=True)  # nothing half-written stays behind
+        raise AnobenchError(f"{exc.filename or root}: cannot write: {exc.strerror or exc}") from None
     return root

@@ -27,8 +27,12 @@ from anobench.report.options import ReportOptions, parse_report_options
 SUITE_KEYS = {
     "name": str, "description": str, "seed": int, "repetitions": int,
     "anomaly_ratio": float, "anomalies": str, "val_fraction": float, "metrics": list,
-    "device": str,
+    "device": str, "cell_timeout": float,
 }
+#: Upper bounds checked at load time, so ``validate`` refuses what ``run`` could not hold.
+MAX_REPETITIONS = 10_000
+MAX_SAMPLES = 100_000
+MAX_GRID_POINTS = 10_000
 DATASET_KEYS = {"name": str, "classes": list, "label": str, "anomaly_ratio": float,
                 "anomalies": str}
 #: How a test set gets its anomalies: ``ratio`` draws ``floor(n/(1-p)·p)`` of them,
@@ -95,6 +99,7 @@ class Suite:
     datasets: tuple[DatasetEntry, ...]
     detectors: tuple[DetectorConfig, ...]
     report: ReportOptions = field(default_factory=ReportOptions)
+    cell_timeout: float = 0.0  # seconds a cell may take; 0: no limit
 
 
 class _Ctx:
@@ -179,6 +184,7 @@ def _classes(ctx: _Ctx, where: str, value: Any) -> tuple[Any, ...]:
             if not c or not all(_is_class(x) for x in c):
                 raise ctx.fail(f"{where}[{i}]", f"a set of normal classes must be class labels "
                                f"(integers) or names, got {c!r}")
+            _no_repeats(ctx, f"{where}[{i}]", c)
             out.append(tuple(c))
         elif _is_class(c):
             out.append(c)
@@ -186,6 +192,8 @@ def _classes(ctx: _Ctx, where: str, value: Any) -> tuple[Any, ...]:
             raise ctx.fail(f"{where}[{i}]", f"class labels are integers or class names, got {c!r}")
     if not out:
         raise ctx.fail(where, "needs at least one class")
+    _no_repeats(ctx, where, [tuple(sorted(c, key=repr)) if isinstance(c, tuple) else c
+                             for c in out])
     return tuple(out)
 
 
@@ -196,6 +204,8 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ctx.fail("", f"malformed TOML: {exc}") from None
+    except RecursionError:
+        raise ctx.fail("", "malformed TOML: arrays or tables nested too deeply") from None
     _check_keys(ctx, "", doc, {"suite": 0, "datasets": 0, "detectors": 0, "report": 0})
     head = doc.get("suite", {})
     if not isinstance(head, dict):
@@ -212,10 +222,17 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
     metrics = tuple(vals.get("metrics", ["roc_auc", "pr_auc", "average_precision"]))
     if not name or not all(ch.isalnum() or ch in "-_." for ch in name):
         raise ctx.fail("suite.name", f"{name!r} must be letters, digits, '-', '_' or '.'")
+    if not name.strip("."):  # "." or "..": the run would land outside the results root
+        raise ctx.fail("suite.name", f"{name!r} is not a folder name; use letters or digits")
     if seed < 0:
         raise ctx.fail("suite.seed", f"must be >= 0, got {seed}")
     if reps < 1:
         raise ctx.fail("suite.repetitions", f"must be >= 1, got {reps}")
+    if reps > MAX_REPETITIONS:
+        raise ctx.fail("suite.repetitions", f"at most {MAX_REPETITIONS}, got {reps}")
+    timeout = vals.get("cell_timeout", 0.0)
+    if timeout < 0 or timeout != timeout:
+        raise ctx.fail("suite.cell_timeout", f"must be >= 0 seconds (0: no limit), got {timeout}")
     if not 0.0 < ratio < 1.0:
         raise ctx.fail("suite.anomaly_ratio", f"must be in (0, 1), got {ratio}")
     if not 0.0 <= val_fraction < 1.0:
@@ -225,9 +242,11 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
     if not metrics:
         raise ctx.fail("suite.metrics", "needs at least one metric")
     for i, m in enumerate(metrics):
+        _check_type(ctx, f"suite.metrics[{i}]", m, str)
         if m not in METRICS:
             raise ctx.fail(f"suite.metrics[{i}]", f"unknown metric {m!r}{did_you_mean(m, METRICS)}; "
                            f"known: {', '.join(METRICS)}")
+    _no_repeats(ctx, "suite.metrics", metrics)
 
     datasets = _parse_datasets(ctx, doc.get("datasets"), registry, anomalies, ratio)
     detectors = _parse_detectors(ctx, doc.get("detectors"), registry)
@@ -237,8 +256,28 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
         name=name, path=path, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(),
         description=vals.get("description", ""), seed=seed, repetitions=reps,
         anomaly_ratio=ratio, val_fraction=val_fraction, metrics=metrics, device=device,
-        datasets=datasets, detectors=detectors, report=report,
+        datasets=datasets, detectors=detectors, report=report, cell_timeout=timeout,
     )
+
+
+def _no_repeats(ctx: _Ctx, where: str, values: Any) -> None:
+    """Refuse a value listed twice (it would run or be recorded twice)."""
+    seen: set = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            raise ctx.fail(f"{where}[{i}]", f"{v!r} is listed twice")
+        seen.add(v)
+
+
+def _check_label(ctx: _Ctx, where: str, label: str) -> str:
+    """Labels name cells (``dataset/class/rep/model``), files and table rows."""
+    if not label.strip():
+        raise ctx.fail(where, "must not be empty")
+    bad = [ch for ch in label if ch == "/" or ch == "\\" or not ch.isprintable()]
+    if bad:
+        raise ctx.fail(where, f"{label!r} holds {bad[0]!r}; labels may not hold '/', '\\' or "
+                              "control characters (line breaks, tabs)")
+    return label
 
 
 def _entries(ctx: _Ctx, key: str, value: Any) -> list[dict]:
@@ -310,7 +349,9 @@ def _parse_datasets(ctx: _Ctx, value: Any, registry: Registry, anomalies: str = 
         if "classes" in entry:
             classes = _classes(ctx, f"{where}.classes", _check_type(ctx, f"{where}.classes",
                                                                      entry["classes"], list))
-        label = _check_type(ctx, f"{where}.label", entry.get("label", default_label), str)
+        label = _check_label(ctx, f"{where}.label" if "label" in entry else f"{where}.name",
+                             _check_type(ctx, f"{where}.label", entry.get("label", default_label),
+                                         str))
         own = {k: _check_type(ctx, f"{where}.{k}", entry[k], DATASET_KEYS[k])
                for k in ("anomalies", "anomaly_ratio") if k in entry}
         # an entry's own setting wins over the suite's: its anomaly_ratio means "ratio"
@@ -343,9 +384,19 @@ def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[Detecto
         params = _check_type(ctx, f"{where}.params", entry.get("params", {}), dict)
         _check_params(ctx, f"{where}.params", params, spec.parameters, f"detector {dname!r}",
                       reserved=set(spec.defaults))
-        label = _check_type(ctx, f"{where}.label", entry.get("label", dname), str)
+        label = _check_label(ctx, f"{where}.label",
+                             _check_type(ctx, f"{where}.label", entry.get("label", dname), str))
         rules, measures, n_samples, explicit = _rules_for(ctx, where, entry, spec, registry)
         keys = sorted(params)
+        points = 1
+        for k in keys:
+            if isinstance(params[k], list) and not params[k]:
+                raise ctx.fail(f"{where}.params.{k}", "an empty list: a grid needs at least one "
+                                                     "value")
+            points *= len(_grid(params[k]))
+        if points > MAX_GRID_POINTS:
+            raise ctx.fail(f"{where}.params", f"a grid of {points} points; at most "
+                                              f"{MAX_GRID_POINTS} per entry")
         grid_keys = [k for k in keys if isinstance(params[k], list) and len(params[k]) > 1]
         for combo in itertools.product(*(_grid(params[k]) for k in keys)):
             point = dict(zip(keys, combo))
@@ -402,6 +453,12 @@ def _rules_for(ctx, where, entry, spec, registry):
         raise ctx.fail(f"{where}.rules", "needs at least one scoring rule")
     if not measures:
         raise ctx.fail(f"{where}.measures", "needs at least one measure")
+    for key, values in (("rules", rules), ("measures", measures)):
+        for j, v in enumerate(values):
+            _check_type(ctx, f"{where}.{key}[{j}]", v, str)
+        _no_repeats(ctx, f"{where}.{key}", values)
+    if n_samples > MAX_SAMPLES:
+        raise ctx.fail(f"{where}.n_samples", f"at most {MAX_SAMPLES}, got {n_samples}")
     for j, m in enumerate(measures):
         if m not in MEASURES:
             raise ctx.fail(f"{where}.measures[{j}]", f"unknown measure {m!r}"

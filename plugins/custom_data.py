@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import csv
 import math
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -127,11 +129,18 @@ def _np_load(path: Path, **kw):
             raise _fail(path, "holds an object array (mixed shapes?); store one numeric array "
                               "of equal-shaped samples") from None
         raise _fail(path, f"cannot read: {exc}") from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise _fail(path, f"cannot read: {exc}") from None
 
 
 def _read_npz(path: Path):
+    try:
+        return _read_npz_arrays(path)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        raise _fail(path, f"corrupt .npz file: {type(exc).__name__}: {exc}") from None
+
+
+def _read_npz_arrays(path: Path):
     with _np_load(path) as z:
         keys = set(z.files)
         for need in ("X", "y"):
