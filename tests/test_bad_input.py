@@ -448,6 +448,10 @@ CASES = [
     Case("column-twice", VALIDATE, [S, "column 'pca' appears twice"],
          BASE + '\n[[detectors]]\nname = "pca"\n'),
     Case("report-not-a-table", VALIDATE, [S, "report: must be a table"], "report = 1\n" + BASE),
+    Case("n-components-zero", VALIDATE, [S, "detectors[0].params", "n_components"],
+         sub("n_components = 8", "n_components = 0")),
+    Case("n-components-all-features", run_new(), [S, "n_components = 64", "64 features"],
+         sub("n_components = 8", "n_components = 64")),
     Case("latent-param-zero", VALIDATE, [S, "detectors[0].params", "latent_dim"],
          detector('name = "vae"\nparams = { latent_dim = 0 }')),
     # ---- data
