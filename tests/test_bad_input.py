@@ -530,9 +530,11 @@ CASES = [
     # ---- other commands
     Case("new-dir-is-a-file", ["new", "detector", "mine", "--dir", "{suite}"],
          [S, "--dir is not a directory"]),
-    Case("report-alpha", ["report", "{run}", "--alpha", "2"], ["--alpha must be in (0, 0.5]"]),
+    Case("report-alpha", ["report", "{run}", "--alpha", "2"], ["--alpha", "(0, 0.5]", "2"]),
+    Case("report-metric-typo", ["report", "{run}", "--metric", "auc"],
+         ["--metric", "unknown metric 'auc'"]),
     Case("report-curves-spec", ["report", "{run}", "--curves", "digits-0"],
-         ["--curves 'digits-0': expected DATASET/CLASS/REPETITION"]),
+         ["--curves", "digits-0", "dataset/class/repetition"]),
     # ---- plugin faults: a failed-cell record, the run goes on
     Case("plugin-raises", run_new(), ["RuntimeError: fit exploded", "plugin 'faultyplug'"],
          detector('name = "faulty"\nparams = { mode = "raise" }'), kind="cell"),
