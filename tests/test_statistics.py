@@ -98,10 +98,20 @@ def test_paired_comparison_counts_effect_and_too_few_pairs():
     assert not few.better(0.05)
 
 
+def test_the_min_pairs_gate_counts_non_zero_differences():
+    # six pairs, one tie: five non-zero differences can never give p < 0.05 (2/2**5)
+    a = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    r = stats.paired_comparison(a, a - np.array([1, 2, 3, 4, 5, 0]) / 100)
+    assert (r.n, r.ties, r.nonzero) == (6, 1, 5)
+    assert not r.tested and r.p is None and r.method == "too few"
+    r = stats.paired_comparison(a, a - np.array([1, 2, 3, 4, 5, 6]) / 100)
+    assert r.tested and r.p == pytest.approx(2 / 2 ** 6)
+
+
 def test_paired_comparison_all_ties_and_zero_differences():
     a = np.linspace(0.5, 0.9, 8)
     r = stats.paired_comparison(a, a.copy())
-    assert (r.p, r.ties, r.method) == (1.0, 8, "identical")
+    assert (r.p, r.ties, r.method) == (None, 8, "identical") and not r.tested
     # zeros are dropped (Wilcoxon's method), as scipy's zero_method="wilcox"
     d = np.array([0, 0, 1, 2, 3, 4, 5, 6, -7.0, 8])
     r = stats.paired_comparison(d, np.zeros_like(d))

@@ -106,9 +106,11 @@ def title_of(table: Table) -> str:
 
 def no_test(res: PairedResult, alpha: float) -> str:
     """Why a paired comparison has no p-value."""
+    if res.method == "too few" and res.ties:
+        return f"{res.nonzero} non-zero of n={res.n}<{min_pairs(alpha)}: no test"
     if res.method == "too few":
         return f"n={res.n}<{min_pairs(alpha)}: no test"
-    return res.method
+    return "identical: all differences zero" if res.method == "identical" else res.method
 
 
 def _verdict(res: PairedResult, p: float | None, alpha: float, a: str, b: str) -> Entry:
@@ -190,7 +192,8 @@ def table_note(tests: TableTests, sem_ddof: int) -> str:
                  f"α = {alpha:g}, {CORRECTION_NAMES[correction]}.")
     if class_res and not any(r.tested for r in class_res):
         parts.append(f"Classes: n = {_range(n_cls[0], n_cls[-1])} paired repetition(s), too few "
-                     f"for a test (needs n ≥ {need} at α = {alpha:g}): no marks per class.")
+                     f"for a test (needs n ≥ {need} non-zero differences at α = {alpha:g}): no "
+                     "marks per class.")
     elif class_res:
         parts.append(f"Classes: n = {_range(n_cls[0], n_cls[-1])} repetitions paired by "
                      f"repetition, corrected over the {len(t.rows)} classes of each column.")
@@ -202,7 +205,7 @@ def table_note(tests: TableTests, sem_ddof: int) -> str:
     if mean_res:
         if not any(r.tested for r in mean_res):
             parts.append(f"Mean row: n = {mean_res[0].n} class means, too few for a test "
-                         f"(needs n ≥ {need}).")
+                         f"(needs n ≥ {need} non-zero differences).")
         else:
             parts.append(f"Mean row: class means paired by class (n = {mean_res[0].n}), "
                          f"corrected over the {len(mean_res)} columns.")
@@ -329,8 +332,9 @@ def _test_text(alpha: float) -> str:
     return (f"Two-sided Wilcoxon signed-rank tests (zero differences dropped; exact p up to "
             f"{EXACT_MAX} pairs; with tied ranks, the exact permutation p up to "
             f"{PERMUTATION_MAX} pairs; else the normal approximation with tie and continuity "
-            f"correction); α = {alpha:g}. With fewer than {min_pairs(alpha)} pairs no p below α "
-            f"is possible (the smallest exact p with n pairs is 2/2^n), so no test is run. "
+            f"correction); α = {alpha:g}. With fewer than {min_pairs(alpha)} non-zero "
+            "differences no p below α is possible (the smallest exact p with n of them is "
+            "2/2^n), so no test is run. "
             "W/T/L: wins/ties/losses of the first column; r_rb: matched-pairs rank-biserial "
             "correlation (+1: the first column better in every pair); median Δ with a 95% "
             f"percentile bootstrap CI ({N_BOOT} resamples, seed 0).")

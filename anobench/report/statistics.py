@@ -183,10 +183,8 @@ def paired_comparison(a, b, *, alpha: float = 0.05) -> PairedResult:
     mean = float(np.mean(d)) if n else float("nan")
     effects = (n, wins, n - wins - losses, losses, mean, med, bootstrap_median_ci(d),
                rank_biserial(nz))
-    if n < min_pairs(alpha):
-        return PairedResult(*effects, None, None, "too few")
-    if not len(nz):
-        return PairedResult(*effects, 0.0, 1.0, "identical")
+    if len(nz) < min_pairs(alpha):
+        return PairedResult(*effects, None, None, "too few" if len(nz) else "identical")
     t_plus, p, method = wilcoxon_signed_rank(nz)
     return PairedResult(*effects, t_plus, p, method)
 
