@@ -191,3 +191,41 @@ def test_footnote_says_when_correction_makes_marks_impossible():
     assert "smallest attainable corrected p is 0.312 ≥ α" in table_note(tests, 1)
     assert "smallest attainable" not in table_note(table_tests(build_tables(
         make_records(_value, RULES, reps=10, classes=range(3)))[0], "vae"), 1)
+
+
+def test_columns_with_the_same_scores_are_tested_and_ranked_once():
+    """Issue 8 item 5: vae and vae:single (one model, rule, measure) count once."""
+    cols = {"vae": {"rule": "single", "measure": "elbo", "model": "m"},
+            "ed-vae": {"rule": "expected", "measure": "elbo", "model": "m"},
+            "vae:single": {"rule": "single", "measure": "elbo", "model": "m"},
+            "vae:expected": {"rule": "expected", "measure": "elbo", "model": "m"},
+            "other:single": {"rule": "single", "measure": "elbo", "model": "m2"},
+            "pca": {"model": "p"}}
+
+    def value(c, cls, rep):
+        base = 0.7 + 0.02 * cls + 0.001 * ((rep * 7 + cls * 3) % 10)
+        return base + {"ed-vae": 0.01, "vae:expected": 0.01, "other:single": 0.004,
+                       "pca": -0.003 * (rep % 3)}.get(c, 0.0)
+
+    recs = make_records(value, cols, classes=range(8), reps=6, metrics=("roc_auc",))
+    (t,) = build_tables(recs)
+    assert {c.name: t.first_of(c).name for c in t.columns if t.first_of(c) != c} == {
+        "vae:single": "vae", "vae:expected": "ed-vae"}  # another model is not a twin
+    tests = table_tests(t, "vae")
+    assert {c.name for c in tests.same_as_reference} == {"vae:single"}
+    assert not any(c.name == "vae:single" for _, c in tests.cells)
+    for row in (*t.rows, MEAN_ROW):  # tested once, shown on both
+        assert tests.cells[(row, col(t, "vae:expected"))] is tests.cells[(row, col(t, "ed-vae"))]
+    assert tests.mean_family == 3  # ed-vae (= vae:expected), other:single, pca
+    (ranks,) = rank_tests([t])
+    assert [c.name for c in ranks.columns] == ["vae", "ed-vae", "other:single", "pca"]
+    assert {a.name: [b.name for b in bs] for a, bs in ranks.same_scores.items()} == {
+        "vae": ["vae:single"], "ed-vae": ["vae:expected"]}
+    values = np.array([[t.class_means(c)[row] for c in ranks.columns] for row in t.rows])
+    assert ranks.result.k == 4 and ranks.result.statistic == pytest.approx(
+        stats.friedman(values).statistic)
+    # the same rule read from a different number of posterior samples is not the same scores
+    for r in recs:
+        r["samples"] = 10 if r["column"] == "vae:single" else 1
+    (t,) = build_tables(recs)
+    assert t.first_of(col(t, "vae:single")) == col(t, "vae:single")

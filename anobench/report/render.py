@@ -208,8 +208,21 @@ def table_note(tests: TableTests, sem_ddof: int) -> str:
                          f"(needs n ≥ {need} non-zero differences).")
         else:
             parts.append(f"Mean row: class means paired by class (n = {mean_res[0].n}), "
-                         f"corrected over the {len(mean_res)} columns.")
+                         f"corrected over the {tests.mean_family} columns tested.")
+    parts.append(same_scores_note(tests))
     return " ".join(filter(None, [*parts, test_set_note(t)]))
+
+
+def same_scores_note(tests: TableTests) -> str:
+    """Which columns hold the same scores as another, so are tested (and counted) once."""
+    t = tests.table
+    same = [f"{c.name} = {t.first_of(c).name}" for c in t.columns if t.first_of(c) != c]
+    if not same:
+        return ""
+    untested = sorted(c.name for c in tests.same_as_reference)
+    return (f"Same scores (one model, rule and measure), tested and counted once: "
+            f"{'; '.join(same)}" + (f"; not tested against their own scores: "
+                                    f"{', '.join(untested)}" if untested else "") + ".")
 
 
 def test_set_note(table: Table) -> str:
@@ -358,10 +371,13 @@ def _rank_grids(s: RankSection) -> list[TableBlock]:
     r = s.result
     order = sorted(range(r.k), key=lambda i: r.avg_ranks[i])
     names = [s.columns[i].name for i in order]
-    rows = [[str(pos + 1), names[pos], f"{r.avg_ranks[i]:.2f}"] for pos, i in enumerate(order)]
+    shown = [name + (f" (= {', '.join(c.name for c in s.same_scores[s.columns[i]])})"
+                     if s.columns[i] in s.same_scores else "") for name, i in zip(names, order)]
+    rows = [[str(pos + 1), shown[pos], f"{r.avg_ranks[i]:.2f}"] for pos, i in enumerate(order)]
     what = f"{metric_label(s.metric)}{_measure(s.measure)}"
-    out = [TableBlock(["#", "column", "average rank"], rows, f"Average ranks: {what}",
-                _friedman_note(s))]
+    note = _friedman_note(s) + (" Columns with the same scores (one model, rule and measure) "
+                                "are ranked once, as one column." if s.same_scores else "")
+    out = [TableBlock(["#", "column", "average rank"], rows, f"Average ranks: {what}", note)]
     if s.nemenyi_p is not None and r.k <= MAX_NEMENYI:
         p = s.nemenyi_p
         cells = [[names[x]] + [Entry("") if x == y else

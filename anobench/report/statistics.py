@@ -356,7 +356,7 @@ class TableTests:
     cells: dict[tuple[str, Column], PairedResult] = field(default_factory=dict)
     p_adj: dict[tuple[str, Column], float | None] = field(default_factory=dict)
     marks: set[tuple[str, Column]] = field(default_factory=set)
-    mean_family: int = 0  # columns in the mean row's correction family
+    mean_family: int = 0  # tests in the mean row's correction family (one per set of same scores)
 
 
 def table_tests(table: Table, reference: str | None, *, alpha: float = 0.05,
@@ -365,9 +365,17 @@ def table_tests(table: Table, reference: str | None, *, alpha: float = 0.05,
     out = TableTests(table, alpha, correction)
     for col in table.columns:
         ref = reference_for(col, reference, table)
-        if ref is not None:
+        if ref is None:
+            continue
+        if table.first_of(col) == table.first_of(ref):
+            out.same_as_reference.add(col)  # the reference's own scores: nothing to test
+        else:
             out.reference[col] = ref
-    tested = list(out.reference)
+    # one test per set of identical scores: the first column of each set is tested
+    first_tested: dict[tuple[Column, Column], Column] = {}
+    for col, ref in out.reference.items():
+        first_tested.setdefault((table.first_of(col), table.first_of(ref)), col)
+    tested = list(first_tested.values())
     for col in tested:
         ref = out.reference[col]
         rows = []
@@ -388,6 +396,14 @@ def table_tests(table: Table, reference: str | None, *, alpha: float = 0.05,
             mean_cols.append(col)
     adj = adjust([out.cells[(MEAN_ROW, c)].p for c in mean_cols], correction)
     out.p_adj.update({(MEAN_ROW, c): p for c, p in zip(mean_cols, adj)})
+    out.mean_family = sum(p is not None for p in adj)
+    for col, ref in out.reference.items():  # same scores as a tested column: its results
+        src = first_tested[(table.first_of(col), table.first_of(ref))]
+        if src != col:
+            for (row, c), res in list(out.cells.items()):
+                if c == src:
+                    out.cells[(row, col)] = res
+                    out.p_adj[(row, col)] = out.p_adj[(row, c)]
     out.mean_family = sum(p is not None for p in adj)
     out.marks = {key for key, res in out.cells.items() if res.better(alpha, out.p_adj[key])}
     return out
@@ -489,8 +505,11 @@ def rank_tests(tables: list[Table], *, alpha: float = 0.05,
                 if columns is None or any(c.matches(name) for name in columns)]
         for t in ts[1:]:
             cols = [c for c in cols if c in t.columns]
-        ranked = cols
-        twins: dict[Column, tuple[Column, ...]] = {}
+        by_scores: dict[Column, list[Column]] = {}  # one ranked column per set of same scores
+        for c in cols:
+            by_scores.setdefault(first.first_of(c), []).append(c)
+        ranked = [same[0] for same in by_scores.values()]
+        twins = {same[0]: tuple(same[1:]) for same in by_scores.values()}
         block_names, rows = [], []
         for t in ts:
             means = {c: t.class_means(c) for c in ranked}
