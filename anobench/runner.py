@@ -355,6 +355,10 @@ def run_suite(
                 "python": platform.python_version(), "platform": platform.platform(),
                 "device": dev or "cpu", "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "argv": sys.argv,
+                # the suite's order of datasets and columns, for the report's tables
+                "datasets": [d.label for d in suite.datasets],
+                "columns": list(dict.fromkeys(c.name for d in suite.detectors
+                                              for c in d.columns)),
             })
             return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, set(), dev,
                                        out, on_cell, writer)

@@ -229,3 +229,15 @@ def test_columns_with_the_same_scores_are_tested_and_ranked_once():
         r["samples"] = 10 if r["column"] == "vae:single" else 1
     (t,) = build_tables(recs)
     assert t.first_of(col(t, "vae:single")) == col(t, "vae:single")
+
+
+def test_tables_follow_the_suite_order_of_datasets():
+    cols = {"vae": {"rule": "single", "measure": "elbo", "model": "m"}}
+    recs = []
+    for ds in ("zeta", "Alpha", "mid"):
+        recs += make_records(_value, cols, classes=range(2), reps=2, dataset=ds,
+                             metrics=("roc_auc",))
+    assert [t.dataset for t in build_tables(recs)] == ["zeta", "Alpha", "mid"]  # as stored
+    # the order the suite lists them (meta.json "datasets") wins over the records' order
+    assert [t.dataset for t in build_tables(recs, datasets=["mid", "zeta"])] == [
+        "mid", "zeta", "Alpha"]

@@ -455,7 +455,8 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     columns = list(dict.fromkeys(Column.from_record(r) for r in records))
     options = stored_options(run_dir, meta, columns)
     options = parse_report_options(overrides or None, COMMAND_LINE, base=options, columns=columns)
-    tables = [t for t in build_tables(records)
+    tables = [t for t in build_tables(records, datasets=meta.get("datasets", ()),
+                                      columns=meta.get("columns", ()))
               if not options.metrics or t.metric in options.metrics]
     reference, pairs = resolve(options, records)
     alpha = options.alpha

@@ -165,7 +165,8 @@ def build_tables(records: Iterable[dict[str, Any]], *, datasets: Sequence[str] =
                             {row: sizes[key[0]][row] for row in rows if row in sizes[key[0]]},
                             same,
                             {row: names[key[0]][row] for row in rows if row in names[key[0]]}))
-    tables.sort(key=lambda t: (t.dataset, metric_order(t.metric), t.measure or ""))
+    dataset_pos = _position(datasets, seen_datasets)
+    tables.sort(key=lambda t: (dataset_pos[t.dataset], metric_order(t.metric), t.measure or ""))
     return tables
 
 
