@@ -137,3 +137,14 @@ def test_summary_states_the_across_class_result(written):
     assert "ed-vae vs vae, AUC (elbo), d:" in summary
     assert "W/T/L 4/0/0" in summary and "n=4<6: no test" in summary
     assert "significantly better per class (corrected) in 4 of 4 tested classes" in summary
+
+
+def test_plain_text_names_the_mark_it_prints_for_bold(run):
+    """Issue 8: --format plain prints `*` for bold, so its footnotes must say `*`, not bold."""
+    plain = write_report(run, fmt="plain", figures=False)
+    notes = [ln for ln in plain.splitlines() if ln.startswith("mean ± SEM")]
+    assert notes and all("* = best per row" in ln and "bold" not in ln for ln in notes)
+    assert "Pairwise Nemenyi post-hoc p-values (*: < α" in plain
+    assert "bold" not in plain.lower()
+    md = (run / "report.md").read_text()
+    assert "bold = best per row" in md and "(bold: < α" in md

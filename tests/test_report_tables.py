@@ -109,7 +109,8 @@ def _notes_and_tables(recs, reference="vae", fmt="markdown", sem_ddof=1):
     out = []
     for t in build_tables(recs):
         tests = table_tests(t, reference)
-        out.append(render_table(t, fmt, sem_ddof, tests.marks) + "\n" + table_note(tests, sem_ddof))
+        out.append(render_table(t, fmt, sem_ddof, tests.marks) + "\n"
+                   + table_note(tests, sem_ddof).words(fmt))
     return "\n".join(out)
 
 
@@ -188,9 +189,9 @@ def test_footnote_says_when_correction_makes_marks_impossible():
     t = build_tables(recs)[0]
     tests = table_tests(t, "vae")
     assert not {k for k in tests.marks if k[0] != MEAN_ROW}  # 2/2**6 * 10 > 0.05
-    assert "smallest attainable corrected p is 0.312 ≥ α" in table_note(tests, 1)
-    assert "smallest attainable" not in table_note(table_tests(build_tables(
-        make_records(_value, RULES, reps=10, classes=range(3)))[0], "vae"), 1)
+    assert "smallest attainable corrected p is 0.312 ≥ α" in str(table_note(tests, 1))
+    assert "smallest attainable" not in str(table_note(table_tests(build_tables(
+        make_records(_value, RULES, reps=10, classes=range(3)))[0], "vae"), 1))
 
 
 def test_columns_with_the_same_scores_are_tested_and_ranked_once():

@@ -22,6 +22,36 @@ PLAIN_BOLD = "*"
 
 
 @dataclass(frozen=True)
+class Term:
+    """Words that depend on the format, e.g. how bold shows: "bold", or "*" in plain text."""
+
+    rich: str
+    plain: str
+
+
+BOLD = Term("bold", PLAIN_BOLD)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A sentence with :class:`Term` parts; ``str()`` gives its markdown/HTML/LaTeX words."""
+
+    parts: tuple[str | Term, ...]
+
+    def words(self, fmt: str) -> str:
+        return "".join(p if isinstance(p, str) else (p.plain if fmt == "plain" else p.rich)
+                       for p in self.parts)
+
+    def __str__(self) -> str:
+        return self.words("markdown")
+
+
+def words(text: str | Text, fmt: str) -> str:
+    """A note as words in one format."""
+    return text.words(fmt) if isinstance(text, Text) else text
+
+
+@dataclass(frozen=True)
 class Entry:
     """A table entry: text, bold or not, and a mark (e.g. a dagger) after it."""
 
@@ -49,7 +79,7 @@ class TableBlock:
     headers: list
     rows: list
     title: str = ""
-    note: str = ""
+    note: str | Text = ""
     total_row: bool = False
 
 
@@ -120,7 +150,7 @@ def to_markdown(blocks: list[Block], base: Path | None = None) -> str:
             out.append(f"_{b.text}_\n" if b.em else f"{b.text}\n")
         elif isinstance(b, TableBlock):
             title = f"### {b.title}\n\n" if b.title else ""
-            note = f"\n\n_{b.note}_" if b.note else ""
+            note = f"\n\n_{words(b.note, 'markdown')}_" if b.note else ""
             out.append(f"{title}{table_text(b.headers, b.rows, 'markdown')}{note}\n")
         elif isinstance(b, Image):
             out.append(f"![{Path(b.png).stem}]({_rel(b.png, base)})\n\n_{b.caption}_ "
@@ -139,7 +169,7 @@ def to_plain(blocks: list[Block], base: Path | None = None) -> str:
             out.append(f"{b.text}\n")
         elif isinstance(b, TableBlock):
             title = f"{b.title}\n" if b.title else ""
-            note = f"\n{b.note}" if b.note else ""
+            note = f"\n{words(b.note, 'plain')}" if b.note else ""
             out.append(f"{title}{table_text(b.headers, b.rows, 'plain')}{note}\n")
         elif isinstance(b, Image):
             out.append(f"Figure {_rel(b.png, base)}: {b.caption}\n")
@@ -183,7 +213,7 @@ def to_html(blocks: list[Block], title: str) -> str:
                 table = table.replace("<table>", '<table class="total">', 1)
             out.append(f"<div class=\"wrap\">{table}</div>")
             if b.note:
-                out.append(f"<p class=\"note\">{html.escape(b.note)}</p>")
+                out.append(f"<p class=\"note\">{html.escape(words(b.note, 'html'))}</p>")
         elif isinstance(b, Image):
             data = base64.b64encode(Path(b.png).read_bytes()).decode("ascii")
             cap = html.escape(b.caption)
@@ -206,7 +236,7 @@ def to_latex(blocks: list[Block]) -> str:
             out.append("\\begin{table}[ht]\n\\centering\\small\n"
                        f"\\caption{{{latex_escape(b.title)}}}\n"
                        + "\n".join(lines) + "\n"
-                       + (f"\\par\\smallskip\\footnotesize {latex_escape(b.note)}\n"
+                       + (f"\\par\\smallskip\\footnotesize {latex_escape(words(b.note, 'latex'))}\n"
                           if b.note else "")
                        + "\\end{table}\n")
     return "\n".join(out)

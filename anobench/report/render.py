@@ -30,12 +30,14 @@ from anobench.report.figures import (
     sweep_figures,
 )
 from anobench.report.markup import (
+    BOLD,
     FORMATS,
     Entry,
-    TableBlock,
     Heading,
     Image,
     Para,
+    TableBlock,
+    Text,
     to_html,
     to_markdown,
     write_as,
@@ -170,14 +172,15 @@ def _test_label(results: list[PairedResult]) -> str:
     return f" ({'/'.join(methods)} p), " if methods else ", "
 
 
-def table_note(tests: TableTests, sem_ddof: int) -> str:
+def table_note(tests: TableTests, sem_ddof: int) -> Text:
     """The footnote of a result table: SEM, marks, the test, its n and correction."""
     t = tests.table
-    parts = [f"mean ± SEM over {_range(*repetition_counts(t))} repetition(s), ×100; SEM = std "
-             f"(ddof={sem_ddof}) / √n; bold = best per row; mean row = mean over classes."]
+    head = (f"mean ± SEM over {_range(*repetition_counts(t))} repetition(s), ×100; SEM = std "
+            f"(ddof={sem_ddof}) / √n; ", BOLD, " = best per row; mean row = mean over classes.")
+    parts: list[str] = []
     if not tests.reference:
         parts.append("No reference column: no significance marks.")
-        return " ".join(filter(None, [*parts, test_set_note(t)]))
+        return Text((*head, " ", " ".join(filter(None, [*parts, test_set_note(t)]))))
     refs = sorted({r.name for r in tests.reference.values()})
     if len(refs) > 2:  # grid points: name the reference once
         refs = [f"{b} (at the same grid point)"
@@ -210,7 +213,7 @@ def table_note(tests: TableTests, sem_ddof: int) -> str:
             parts.append(f"Mean row: class means paired by class (n = {mean_res[0].n}), "
                          f"corrected over the {tests.mean_family} columns tested.")
     parts.append(same_scores_note(tests))
-    return " ".join(filter(None, [*parts, test_set_note(t)]))
+    return Text((*head, " ", " ".join(filter(None, [*parts, test_set_note(t)]))))
 
 
 def same_scores_note(tests: TableTests) -> str:
@@ -384,7 +387,8 @@ def _rank_grids(s: RankSection) -> list[TableBlock]:
                               Entry(_p(p[order[x], order[y]]), bold=p[order[x], order[y]] < r.alpha)
                               for y in range(r.k)] for x in range(r.k)]
         out.append(TableBlock(["", *names], cells, f"Nemenyi p-values: {what}",
-                        f"Pairwise Nemenyi post-hoc p-values (bold: < α = {r.alpha:g})."))
+                              Text(("Pairwise Nemenyi post-hoc p-values (", BOLD,
+                                    f": < α = {r.alpha:g})."))))
     return out
 
 
