@@ -250,7 +250,7 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
 
     datasets = _parse_datasets(ctx, doc.get("datasets"), registry, anomalies, ratio)
     detectors = _parse_detectors(ctx, doc.get("detectors"), registry)
-    report = parse_report_options(doc.get("report", {}), path,
+    report = parse_report_options(doc.get("report", {}), path, metrics=metrics,
                                   columns=[c for d in detectors for c in d.columns])
     return Suite(
         name=name, path=path, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(),

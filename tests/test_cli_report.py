@@ -105,3 +105,31 @@ def test_real_entry_point_prints_one_line_without_traceback(runs):
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     meta = json.loads((runs[0] / "meta.json").read_text())
     assert meta["suite_name"] == "synthetic"
+
+
+def test_unknown_or_absent_metric_is_an_error_and_the_report_stays(runs, capsys):
+    """Issue 10: `--metric auc` once replaced report.md with an empty report."""
+    a = runs[0]
+    assert main(["report", str(a), "--no-figures"]) == 0
+    capsys.readouterr()
+    before = (a / "report.md").read_bytes(), (a / "report.html").read_bytes()
+    err = _err(capsys, ["report", str(a), "--metric", "auc"])
+    assert "--metric: unknown metric 'auc' (did you mean 'roc_auc'?)" in err
+    err = _err(capsys, ["report", str(a), "--metric", "pr_auc"])
+    assert "--metric: metric 'pr_auc' is not in this run; stored: roc_auc" in err
+    assert ((a / "report.md").read_bytes(), (a / "report.html").read_bytes()) == before
+
+
+def test_a_run_without_results_never_replaces_an_existing_report(tmp_path, capsys):
+    recs = make_records(_value, COLS, classes=range(2), reps=2, metrics=("roc_auc",))
+    run = write_run(tmp_path, recs, reps=2, scores=False)
+    failed = [json.dumps({"kind": "error", "cell": "d/0/0/v", "error": "boom"}),
+              json.dumps({"kind": "cell", "cell": "d/0/0/v", "status": "error"})]
+    (run / "records.jsonl").write_text("\n".join(failed) + "\n")  # every cell failed
+    assert main(["report", str(run), "--no-figures"]) == 0  # no report yet: write one
+    assert "1 cell(s) failed: boom" in (run / "report.md").read_text()
+    capsys.readouterr()
+    (run / "report.md").write_text("an earlier report\n")
+    err = _err(capsys, ["report", str(run), "--no-figures"])
+    assert "no results stored yet" in err and "left as they are" in err
+    assert (run / "report.md").read_text() == "an earlier report\n"

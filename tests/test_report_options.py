@@ -100,3 +100,11 @@ def test_defaults_pair_expected_with_single_of_the_same_model():
     # records without a model: no pair is guessed from the names
     assert default_pairs([{"column": c, "rule": r, "grid": {}} for c, r in
                           (("vae", "single"), ("ed-vae", "expected"))]) == []
+
+
+def test_report_metrics_must_be_computed_by_the_suite(registry):
+    text = SUITE.replace('name = "r"', 'name = "r"\nmetrics = ["roc_auc"]').format(
+        body='metrics = ["pr_auc"]')
+    with pytest.raises(SuiteError, match=r"r.toml: report.metrics\[0\]: metric 'pr_auc' is not "
+                                         r"in this suite; computed: roc_auc"):
+        parse_suite(text, "r.toml", registry)

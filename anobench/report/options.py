@@ -182,6 +182,7 @@ def _check_types(src: OptionSource, table: dict[str, Any]) -> None:
 def parse_report_options(table: Any, source: OptionSource | str = "suite", *,
                          base: ReportOptions | None = None,
                          columns: Iterable[Any] | None = None,
+                         metrics: Iterable[str] | None = None,
                          layout: RunLayout | None = None) -> ReportOptions:
     """Validate ``[report]`` keys and return ``base`` with them applied.
 
@@ -196,6 +197,9 @@ def parse_report_options(table: Any, source: OptionSource | str = "suite", *,
         The options the keys override (default: the defaults).
     columns : iterable of Column or str, optional
         Known columns; column names are checked against them (skipped if None).
+    metrics : iterable of str, optional
+        The metrics the suite computes (or the run stored); ``metrics`` must
+        name some of them (skipped if None).
     layout : RunLayout, optional
         What the suite runs; ``curves`` are checked against it (skipped if None).
 
@@ -239,10 +243,15 @@ def parse_report_options(table: Any, source: OptionSource | str = "suite", *,
                         f"{did_you_mean(c, CORRECTIONS)}; known: {', '.join(CORRECTIONS)}")
         kw["correction"] = c
     if "metrics" in table:
+        known = list(metrics) if metrics is not None else None
         for i, m in enumerate(table["metrics"]):
             if m not in METRICS:
                 raise _fail(src.at("metrics", i), f"unknown metric {m!r}{_metric_hint(str(m))}; "
                             f"known: {', '.join(METRICS)}")
+            if known is not None and m not in known:
+                raise _fail(src.at("metrics", i), f"metric {m!r} is not in this {src.scope}; "
+                            f"{'stored' if src.scope == 'run' else 'computed'}: "
+                            f"{', '.join(known) or 'none'}")
         kw["metrics"] = tuple(dict.fromkeys(table["metrics"]))
     if "sem_ddof" in table:
         if table["sem_ddof"] not in (0, 1):

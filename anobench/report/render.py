@@ -422,7 +422,8 @@ def caption(fig: Fig) -> str:
 
 # ------------------------------------------------------------------ the report
 
-def stored_options(run_dir: Path, meta: dict[str, Any], columns: list[Column]) -> ReportOptions:
+def stored_options(run_dir: Path, meta: dict[str, Any], columns: list[Column],
+                   metrics: list[str] | None = None) -> ReportOptions:
     """The ``[report]`` options of the suite stored in ``meta.json``, checked against the run."""
     text = meta.get("suite_text", "")
     try:
@@ -431,7 +432,7 @@ def stored_options(run_dir: Path, meta: dict[str, Any], columns: list[Column]) -
         raise AnobenchError(f"{run_dir}/meta.json: stored suite text is not TOML: {exc}") from None
     source = OptionSource(f"{run_dir}/meta.json (suite {meta.get('suite_path', '?')}): report.",
                           scope="run")
-    return parse_report_options(doc.get("report"), source, columns=columns)
+    return parse_report_options(doc.get("report"), source, columns=columns, metrics=metrics)
 
 
 def _header(run_dir: Path, meta: dict, records: list, errors: list) -> str:
@@ -457,8 +458,10 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     records = [r for r in stored if r["kind"] == "result"]
     errors = [r for r in stored if r["kind"] == "error"]
     columns = list(dict.fromkeys(Column.from_record(r) for r in records))
-    options = stored_options(run_dir, meta, columns)
-    options = parse_report_options(overrides or None, COMMAND_LINE, base=options, columns=columns)
+    metrics = list(dict.fromkeys(r["metric"] for r in records)) if records else None
+    options = stored_options(run_dir, meta, columns, metrics)
+    options = parse_report_options(overrides or None, COMMAND_LINE, base=options, columns=columns,
+                                   metrics=metrics)
     tables = [t for t in build_tables(records, datasets=meta.get("datasets", ()),
                                       columns=meta.get("columns", ()))
               if not options.metrics or t.metric in options.metrics]
@@ -515,11 +518,18 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
 
 def write_report(run_dir: Path, fmt: str = "markdown", *, overrides: dict[str, Any] | None = None,
                  figures: bool | None = None) -> str:
-    """Write report.md and report.html (and report.tex for ``latex``); return the text in ``fmt``."""
+    """Write report.md and report.html (and report.tex for ``latex``); return the text in ``fmt``.
+
+    Bad options raise :class:`AnobenchError` before anything is written, and a
+    report without results never replaces an existing one.
+    """
     if fmt not in FORMATS:
         raise AnobenchError(f"unknown report format {fmt!r}; known: {', '.join(FORMATS)}")
     run_dir = Path(run_dir)
     report = build_report(run_dir, overrides=overrides, figures=figures)
+    if not report.tables and (run_dir / "report.md").exists():
+        raise AnobenchError(f"{run_dir}: no results stored yet; the existing report.md and "
+                            "report.html are left as they are")
     md = to_markdown(report.blocks, run_dir)
     _write(run_dir / "report.md", md)
     _write(run_dir / "report.html",
