@@ -69,6 +69,12 @@ class Detector:
 
     #: Set by the registry to the registered name.
     name: ClassVar[str] = ""
+    #: Whether the suite loader checks a parameter value's type against its
+    #: default's (``n_components = "8"`` refused when the default is 8).
+    #: Wrappers of foreign classes whose parameters take several types
+    #: (scikit-learn's ``max_samples = "auto"`` or 256) set it False and check
+    #: values in :meth:`check_params`.
+    param_types_from_defaults: ClassVar[bool] = True
 
     def __init__(self, *, random_state: int | None = None) -> None:
         self.random_state = random_state

@@ -96,6 +96,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, spec in sorted(reg.detectors.items()):
         kind = f"detector (latent, default rule: {spec.default_rule})" if spec.latent else "detector"
         rows.append([name, kind, spec.plugin, spec.description])
+    for prefix, fam in sorted(reg.detector_families.items()):
+        rows.append([f"{prefix}:<name>", "detectors by name", fam.plugin, fam.description])
     for name, spec in sorted(reg.rules.items()):
         rows.append([name, f"scoring rule ({'/'.join(spec.rule.measures)})", spec.plugin,
                      spec.description])

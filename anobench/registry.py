@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anobench.api import MEASURES, LabeledData, ScoringRule
-from anobench.errors import PluginError
+from anobench.errors import AnobenchError, PluginError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 
@@ -86,11 +86,54 @@ class DatasetSpec:
         return {k: p for k, p in init_parameters(self.loader).items() if k != "data_dir"}
 
 
+@dataclass(frozen=True)
+class DetectorFamily:
+    """Detectors named ``prefix:rest``, made on first use by ``make(rest) -> class``.
+
+    A plugin that wraps a whole library (``pyod:IForest``, ``sklearn:a.b.C``)
+    registers one family instead of every class. ``make`` raises
+    ``LookupError`` with a one-line message (with its own did-you-mean) for a
+    name it cannot serve; it should import the library only when called.
+    """
+
+    prefix: str
+    make: Callable[[str], type]
+    plugin: str
+    description: str = ""
+
+
+class DetectorTable(dict):
+    """Detectors by name; a ``prefix:rest`` name is made by its family on first lookup.
+
+    Iteration yields the detectors registered (or made) so far; ``in``,
+    ``[]`` and ``get`` also answer family names.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        super().__init__()
+        self._registry = registry
+
+    def __missing__(self, name: str) -> DetectorSpec:
+        return self._registry._from_family(name)
+
+    def __contains__(self, name: object) -> bool:
+        return self.get(name) is not None
+
+    def get(self, name: Any, default: Any = None) -> Any:
+        if dict.__contains__(self, name):
+            return dict.__getitem__(self, name)
+        try:
+            return self[name]
+        except (LookupError, AnobenchError):
+            return default
+
+
 class Registry:
     """Named detectors, scoring rules and datasets, each with its plugin."""
 
     def __init__(self) -> None:
-        self.detectors: dict[str, DetectorSpec] = {}
+        self.detectors: dict[str, DetectorSpec] = DetectorTable(self)
+        self.detector_families: dict[str, DetectorFamily] = {}
         self.rules: dict[str, RuleSpec] = {}
         self.datasets: dict[str, DatasetSpec] = {}
         self.executors: dict[str, Any] = {}
@@ -125,8 +168,22 @@ class Registry:
         default_rule: str | None = None,
     ) -> None:
         """Register a detector class under ``name``."""
-        plugin = self.current_plugin
         self._check_name("detector", name, self.detectors)
+        spec = self._detector_spec(name, cls, self.current_plugin, description=description,
+                                   defaults=defaults, default_rule=default_rule)
+        dict.__setitem__(self.detectors, name, spec)
+
+    @staticmethod
+    def _detector_spec(
+        name: str,
+        cls: type,
+        plugin: str,
+        *,
+        description: str = "",
+        defaults: dict[str, Any] | None = None,
+        default_rule: str | None = None,
+    ) -> DetectorSpec:
+        """Check a detector class against the contract; ``PluginError`` names the plugin."""
         if not inspect.isclass(cls):
             raise PluginError(f"plugin {plugin!r}: detector {name!r} must be a class, got {cls!r}")
         for method in ("fit", "score"):
@@ -159,7 +216,7 @@ class Registry:
                 f"plugin {plugin!r}: detector {name!r} sets a default scoring rule but has no "
                 "posterior_draw() method"
             )
-        self.detectors[name] = DetectorSpec(
+        return DetectorSpec(
             name=name,
             cls=cls,
             plugin=plugin,
@@ -167,6 +224,42 @@ class Registry:
             defaults=defaults,
             default_rule=default_rule,
         )
+
+    def add_detector_family(
+        self,
+        prefix: str,
+        make: Callable[[str], type],
+        *,
+        description: str = "",
+    ) -> None:
+        """Register detectors named ``prefix:<rest>``, made by ``make(rest)`` on first use.
+
+        See :class:`DetectorFamily`. The classes ``make`` returns are checked
+        like those of :meth:`add_detector`.
+        """
+        plugin = self.current_plugin
+        self._check_name("detector family", prefix, self.detector_families)
+        if not callable(make):
+            raise PluginError(f"plugin {plugin!r}: detector family {prefix!r}: make is not callable")
+        self.detector_families[prefix] = DetectorFamily(prefix, make, plugin, description)
+
+    def _from_family(self, name: Any) -> DetectorSpec:
+        prefix, colon, rest = str(name).partition(":")
+        family = self.detector_families.get(prefix) if colon and rest else None
+        if family is None:
+            raise KeyError(name)
+        try:
+            cls = family.make(rest)
+        except LookupError as exc:
+            raise LookupError(exc.args[0] if exc.args else f"unknown detector {name!r}") from None
+        except AnobenchError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"plugin {family.plugin!r}: detector {name!r}: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        spec = self._detector_spec(name, cls, family.plugin)
+        dict.__setitem__(self.detectors, name, spec)
+        return spec
 
     def add_scoring_rule(self, rule: ScoringRule | type) -> None:
         """Register a scoring rule (an instance or a class with no arguments)."""
@@ -204,7 +297,26 @@ class Registry:
 
     # -- lookup -----------------------------------------------------------
     def detector(self, name: str) -> DetectorSpec:
-        return _lookup("detector", name, self.detectors)
+        """The detector ``name`` (a family name is made on first use).
+
+        Raises ``LookupError`` (``KeyError`` for an unknown name) whose first
+        argument is a one-line message with a did-you-mean and the known names.
+        """
+        if dict.__contains__(self.detectors, name):
+            return dict.__getitem__(self.detectors, name)
+        prefix, colon, rest = str(name).partition(":")
+        if colon and prefix in self.detector_families:
+            if not rest:
+                raise KeyError(f"detector {name!r}: name a {prefix} detector after the colon "
+                               f"({self.detector_families[prefix].description})")
+            return self._from_family(name)
+        known = sorted(k for k in self.detectors if ":" not in k)
+        known += [f"{p}:<name>" for p in sorted(self.detector_families)]
+        hint = did_you_mean(name, known)
+        if colon:  # a misspelt family: suggest the name under the closest prefix
+            close = difflib.get_close_matches(prefix, list(self.detector_families), n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}:{rest}'?)" if close else ""
+        raise KeyError(f"unknown detector {name!r}{hint}; known: {', '.join(known) or 'none'}")
 
     def rule(self, name: str) -> RuleSpec:
         return _lookup("scoring rule", name, self.rules)

@@ -158,7 +158,7 @@ def _param_type_ok(p: inspect.Parameter, value: Any) -> bool:
 
 
 def _check_params(ctx, where, params: dict, signature: dict[str, inspect.Parameter], owner: str,
-                  reserved: set[str] = frozenset()) -> None:
+                  reserved: set[str] = frozenset(), types: bool = True) -> None:
     for key, value in params.items():
         path = f"{where}.{key}"
         if key not in signature or key in reserved:
@@ -166,7 +166,7 @@ def _check_params(ctx, where, params: dict, signature: dict[str, inspect.Paramet
             raise ctx.fail(path, f"unknown parameter {key!r} for {owner}"
                            f"{did_you_mean(key, allowed)}; parameters: {', '.join(allowed) or 'none'}")
         for i, v in enumerate(_grid(value)):
-            if not _param_type_ok(signature[key], v):
+            if types and not _param_type_ok(signature[key], v):
                 at = f"{path}[{i}]" if isinstance(value, list) else path
                 raise ctx.fail(at, f"{v!r} has the wrong type for {owner} "
                                f"(default is {signature[key].default!r})")
@@ -376,14 +376,14 @@ def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[Detecto
         if "name" not in entry:
             raise ctx.fail(where, "missing key 'name'")
         dname = _check_type(ctx, f"{where}.name", entry["name"], str)
-        if dname not in registry.detectors:
-            raise ctx.fail(f"{where}.name", f"unknown detector {dname!r}"
-                           f"{did_you_mean(dname, registry.detectors)}; known: "
-                           f"{', '.join(sorted(registry.detectors))}")
-        spec = registry.detectors[dname]
+        try:
+            spec = registry.detector(dname)
+        except LookupError as exc:
+            raise ctx.fail(f"{where}.name", exc.args[0]) from None
         params = _check_type(ctx, f"{where}.params", entry.get("params", {}), dict)
         _check_params(ctx, f"{where}.params", params, spec.parameters, f"detector {dname!r}",
-                      reserved=set(spec.defaults))
+                      reserved=set(spec.defaults),
+                      types=getattr(spec.cls, "param_types_from_defaults", True))
         label = _check_label(ctx, f"{where}.label",
                              _check_type(ctx, f"{where}.label", entry.get("label", dname), str))
         rules, measures, n_samples, explicit = _rules_for(ctx, where, entry, spec, registry)

@@ -1,0 +1,181 @@
+"""The scikit-learn face (issue 12), both ways:
+
+* :class:`anobench.estimator.OutlierEstimator`: any anobench detector as a
+  scikit-learn outlier detector, checked with scikit-learn's own
+  ``parametrize_with_checks`` (no expected failures);
+* ``sklearn:<import path>``: any scikit-learn outlier detector as an anobench
+  detector, its ``score_samples`` negated once.
+"""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.ensemble import IsolationForest
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import LocalOutlierFactor
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from anobench.api import Detector
+from anobench.cli import main
+from anobench.errors import SuiteError
+from anobench.estimator import OutlierEstimator
+from anobench.suite import parse_suite
+from anobench.testing import check_detector, fast_params, make_data
+
+
+class MeanDistance(Detector):
+    """A detector class handed over directly (not registered)."""
+
+    def __init__(self, *, shrink: float = 0.0, random_state: int | None = None):
+        self.shrink = shrink
+        self.random_state = random_state
+
+    def fit(self, X, X_val=None):
+        self.center_ = (1 - self.shrink) * np.asarray(X, dtype=np.float64).mean(axis=0)
+        return self
+
+    def score(self, X):
+        return ((np.asarray(X, dtype=np.float64) - self.center_) ** 2).sum(axis=1)
+
+
+FAST_VAE = {"max_epochs": 2, "hidden": 16, "latent_dim": 2, "device": "cpu", "threads": 1}
+
+
+# -- anobench detector -> scikit-learn estimator ----------------------------------
+@parametrize_with_checks([
+    OutlierEstimator("pca", params={"n_components": 1}),
+    OutlierEstimator("kpca", params={"n_components": 4}),
+    OutlierEstimator(MeanDistance),
+    # the expected-latent rule is deterministic per sample; "single" draws z, so its
+    # scores depend on the order of the samples and fail the invariance checks by design
+    OutlierEstimator("ed-vae", params=FAST_VAE),
+])
+def test_sklearn_checks(estimator, check):
+    check(estimator)
+
+
+def test_score_samples_is_the_detector_score_negated():
+    d = make_data("tabular", seed=1)
+    est = OutlierEstimator("pca", params={"n_components": 3}).fit(d["X_train"])
+    np.testing.assert_array_equal(est.score_samples(d["X_test"]),
+                                  -est.detector_.score(d["X_test"]))
+    # scikit-learn's sign: the outliers are the least normal
+    assert est.score_samples(d["X_outliers"]).max() < est.score_samples(d["X_test"]).min()
+    assert (est.predict(d["X_outliers"]) == -1).all()
+
+
+@pytest.mark.parametrize("contamination", [0.05, 0.2])
+def test_predict_flags_the_contamination_fraction_of_the_training_data(contamination):
+    X = make_data("tabular", n_train=200)["X_train"]
+    est = OutlierEstimator(MeanDistance, contamination=contamination).fit(X)
+    assert np.mean(est.predict(X) == -1) == pytest.approx(contamination, abs=1 / len(X))
+    np.testing.assert_allclose(est.decision_function(X), est.score_samples(X) - est.offset_)
+
+
+def test_params_clone_and_grid_search():
+    est = OutlierEstimator("pca", params={"n_components": 2}, contamination=0.1)
+    assert est.get_params()["params"] == {"n_components": 2}
+    twin = clone(est.set_params(params={"n_components": 4}))
+    assert twin.get_params()["params"] == {"n_components": 4} and twin is not est
+    d = make_data("tabular")
+    X = np.concatenate([d["X_test"], d["X_outliers"]])
+    y = np.r_[np.ones(len(d["X_test"])), -np.ones(len(d["X_outliers"]))]
+    search = GridSearchCV(OutlierEstimator("pca"), {"params": [{"n_components": k} for k in (1, 3)]},
+                          scoring="accuracy", cv=3).fit(X, y)
+    assert search.best_params_["params"]["n_components"] in (1, 3)
+
+
+def test_latent_detectors_use_their_rule():
+    d = make_data("tabular")
+    est = OutlierEstimator("ed-vae", params=FAST_VAE, random_state=0).fit(d["X_train"])
+    assert est.rule_.name == "expected"
+    draw = est.detector_.posterior_draw(d["X_test"], n_samples=0, seed=0)
+    np.testing.assert_allclose(est.score_samples(d["X_test"]), -(draw.recon_mu + draw.kl))
+    single = OutlierEstimator("ed-vae", params=FAST_VAE, rule="single", measure="recon",
+                              random_state=0).fit(d["X_train"])
+    assert single.rule_.name == "single"
+    with pytest.raises(ValueError, match="has no posterior"):
+        OutlierEstimator("pca", rule="expected").fit(d["X_train"])
+    with pytest.raises(ValueError, match="unknown scoring rule 'expectd' \\(did you mean 'expected'"):
+        OutlierEstimator("vae", params=FAST_VAE, rule="expectd").fit(d["X_train"])
+    with pytest.raises(ValueError, match="unknown detector 'pcb'"):
+        OutlierEstimator("pcb").fit(d["X_train"])
+
+
+# -- scikit-learn estimator -> anobench detector ----------------------------------
+IFOREST = "sklearn:sklearn.ensemble.IsolationForest"
+LOF = "sklearn:sklearn.neighbors.LocalOutlierFactor"
+
+
+@pytest.mark.parametrize("name", [IFOREST, LOF, "sklearn:sklearn.svm.OneClassSVM"])
+def test_sklearn_detectors_conform(registry, name):
+    cls = registry.detector(name).cls
+    check_detector(cls, fast_params(cls))
+
+
+def test_sign_is_negated_once(registry):
+    d = make_data("tabular", seed=2)
+    ours = registry.detector(IFOREST).cls(n_estimators=30, random_state=4).fit(d["X_train"])
+    theirs = IsolationForest(n_estimators=30, random_state=4).fit(d["X_train"].astype(np.float64))
+    np.testing.assert_allclose(ours.score(d["X_test"]),
+                               -theirs.score_samples(d["X_test"].astype(np.float64)))
+    assert ours.score(d["X_outliers"]).min() > ours.score(d["X_test"]).max()
+
+
+def test_lof_scores_new_data_with_novelty_by_default(registry):
+    spec = registry.detector(LOF)
+    assert spec.parameters["novelty"].default is True
+    d = make_data("tabular")
+    s = spec.cls().fit(d["X_train"]).score(d["X_test"])
+    ref = LocalOutlierFactor(novelty=True).fit(d["X_train"].astype(np.float64))
+    np.testing.assert_allclose(s, -ref.score_samples(d["X_test"].astype(np.float64)))
+
+
+def test_sklearn_classes_pickle_by_reference(registry):
+    cls = registry.detector(IFOREST).cls
+    assert pickle.loads(pickle.dumps(cls)) is cls
+
+
+@pytest.mark.parametrize("name,params,where,message", [
+    ("sklearn:sklearn.ensemble.IsolationForst", "", "name",
+     "unknown detector 'sklearn:sklearn.ensemble.IsolationForst': sklearn.ensemble has no class "
+     "'IsolationForst' (did you mean 'IsolationForest'?)"),
+    ("sklearn:sklearn.ensemble.RandomForestClassifier", "", "name",
+     "RandomForestClassifier has no score_samples() method"),
+    ("sklearn:IsolationForest", "", "name", "expected an import path"),
+    ("sklearn:nosuchpackage.Thing", "", "name", "cannot import 'nosuchpackage'"),
+    (IFOREST, "max_sample = 10", "params.max_sample",
+     "unknown parameter 'max_sample' for detector '" + IFOREST + "' (did you mean 'max_samples'?)"),
+    (IFOREST, "max_samples = -4", "params",
+     "InvalidParameterError: The 'max_samples' parameter of IsolationForest must be"),
+])
+def test_bad_sklearn_detectors_are_refused_at_load(registry, name, params, where, message):
+    text = (f'[[datasets]]\nname = "digits"\n[[detectors]]\nname = "{name}"\n'
+            f"params = {{ {params} }}\n")
+    with pytest.raises(SuiteError) as e:
+        parse_suite(text, "s.toml", registry)
+    assert f"s.toml: detectors[0].{where}: " in str(e.value) and message in str(e.value)
+
+
+def test_a_suite_with_sklearn_detectors(write_suite, tmp_path, capsys):
+    suite = write_suite(f"""
+[suite]
+name = "sk"
+repetitions = 1
+[[datasets]]
+name = "digits"
+classes = [0]
+[[detectors]]
+name = "{IFOREST}"
+label = "iforest"
+params = {{ n_estimators = 30, max_samples = 64 }}
+[[detectors]]
+name = "{LOF}"
+label = "lof"
+""", "sk")
+    assert main(["run", str(suite), "--results", str(tmp_path / "res")]) == 0
+    out = capsys.readouterr().out
+    assert "|   iforest |       lof |" in out
