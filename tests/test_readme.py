@@ -1,5 +1,5 @@
-"""The README's "Add a detector", "Add a scoring rule" and "Use your own data"
-sections are executed, so the docs cannot rot.
+"""The README's "Add a detector", "Add a scoring rule", "Use your own data" and
+"PyOD and scikit-learn" sections are executed, so the docs cannot rot.
 
 A fenced block preceded by ``<!-- readme-test: file NAME -->`` is written to
 NAME; one preceded by ``<!-- readme-test: run -->`` is run: ``python`` blocks
@@ -21,7 +21,7 @@ import pytest
 from anobench.cli import main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-SECTIONS = ("Add a detector", "Add a scoring rule", "Use your own data")
+SECTIONS = ("Add a detector", "Add a scoring rule", "Use your own data", "PyOD and scikit-learn")
 _BLOCK = re.compile(
     r"<!-- readme-test: (?P<action>run|file (?P<file>[\w.\-/]+)) -->\n"
     r"```(?P<lang>\w+)\n(?P<body>.*?)```", re.S)

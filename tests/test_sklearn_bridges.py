@@ -45,6 +45,20 @@ FAST_VAE = {"max_epochs": 2, "hidden": 16, "latent_dim": 2, "device": "cpu", "th
 
 
 # -- anobench detector -> scikit-learn estimator ----------------------------------
+def expected_failures(estimator):
+    """Checks an estimator is expected to fail, each with the reason.
+
+    ``pca`` refuses to fit when its components span the data (one feature, one
+    component): the reconstruction is exact and the scores would be rounding
+    noise (issue 8 item 2). scikit-learn's check accepts only an error that
+    says "1 feature(s)"; anobench's says why the scores would be meaningless.
+    """
+    if estimator.detector == "pca":
+        return {"check_fit2d_1feature": "pca refuses components that span the data: its "
+                                        "scores would be rounding noise"}
+    return {}
+
+
 @parametrize_with_checks([
     OutlierEstimator("pca", params={"n_components": 1}),
     OutlierEstimator("kpca", params={"n_components": 4}),
@@ -52,7 +66,7 @@ FAST_VAE = {"max_epochs": 2, "hidden": 16, "latent_dim": 2, "device": "cpu", "th
     # the expected-latent rule is deterministic per sample; "single" draws z, so its
     # scores depend on the order of the samples and fail the invariance checks by design
     OutlierEstimator("ed-vae", params=FAST_VAE),
-])
+], expected_failed_checks=expected_failures)
 def test_sklearn_checks(estimator, check):
     check(estimator)
 
