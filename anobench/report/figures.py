@@ -43,7 +43,8 @@ except ImportError:  # matplotlib is a dependency; a broken install lacks it
     Figure = None
 
 #: Why figures cannot be drawn, or "" when they can.
-UNAVAILABLE = "" if Figure is not None else "figures need matplotlib, a dependency of anobench: pip install matplotlib"
+UNAVAILABLE = ("" if Figure is not None else
+               "figures need matplotlib, a dependency of anobench: pip install matplotlib")
 FIG_DIR = "figures"
 FIG_METRICS = ("roc_auc", "pr_auc")
 RULE_ORDER = ("expected", "single", "multi", "min", "max", "best", "worst", "iwae")
