@@ -83,7 +83,7 @@ def test_parameters_checked_against_the_constructor(registry):
             "'pyod:IForest' (did you mean 'n_estimators'?)") in str(e.value)
     # max_samples takes "auto", an int or a float: no type check by default value
     s = parse_suite(text.format(p='max_samples = 64, n_estimators = [10, 20]'), "s.toml", registry)
-    assert [c.column for c in s.detectors] == ["pyod:IForest[n_estimators=10]",
+    assert [c.point for c in s.detectors] == ["pyod:IForest[n_estimators=10]",
                                                "pyod:IForest[n_estimators=20]"]
 
 
