@@ -23,7 +23,7 @@ import numpy as np
 
 import anobench
 from anobench.api import LabeledData
-from anobench.classes import normal_name, resolve_classes
+from anobench.classes import normal_name, resolve_classes, resolve_label
 from anobench.deadline import CellTimeout, deadline
 from anobench.errors import AnobenchError, DataError, SuiteError
 from anobench.metrics import candidate_metrics, check_scores, compute_metrics, oracle_pick
@@ -105,7 +105,27 @@ def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, 
                                  f"of classes[{seen[key]}] again (listed twice)")
             seen[key] = j
         out[entry.label] = data
+    check_report_curves(suite, out)
     return out
+
+
+def check_report_curves(suite: Suite, datasets: dict[str, LabeledData]) -> None:
+    """``[report] curves`` must name a class the suite runs (checked by ``validate`` and ``run``)."""
+    for i, cell in enumerate(suite.report.curves):
+        entry = next(e for e in suite.datasets if e.label == cell.dataset)  # checked at load
+        data = datasets[entry.label]
+        normals = resolve_classes(data, entry.classes, repr(entry.label)) if entry.classes \
+            else data.classes
+        run = [normal_key(c) for c in normals]
+        key: str | None = cell.normal
+        if key not in run:
+            try:
+                key = normal_key(resolve_label(data, cell.normal, repr(entry.label)))
+            except ValueError:
+                key = None
+        if key not in run:
+            raise SuiteError(f"{suite.path}: report.curves[{i}]: class {cell.normal!r} is not run "
+                             f"for dataset {cell.dataset!r}; classes run: {', '.join(run)}")
 
 
 def resolve_suite_classes(suite: Suite, datasets: dict[str, LabeledData]) -> Suite:

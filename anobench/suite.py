@@ -22,7 +22,7 @@ from anobench.column import Column, grid_point
 from anobench.errors import SuiteError
 from anobench.metrics import METRICS
 from anobench.registry import Registry, did_you_mean
-from anobench.report.options import ReportOptions, parse_report_options
+from anobench.report.options import ReportOptions, RunLayout, parse_report_options
 
 SUITE_KEYS = {
     "name": str, "description": str, "seed": int, "repetitions": int,
@@ -251,7 +251,8 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
     datasets = _parse_datasets(ctx, doc.get("datasets"), registry, anomalies, ratio)
     detectors = _parse_detectors(ctx, doc.get("detectors"), registry)
     report = parse_report_options(doc.get("report", {}), path, metrics=metrics,
-                                  columns=[c for d in detectors for c in d.columns])
+                                  columns=[c for d in detectors for c in d.columns],
+                                  layout=RunLayout(tuple(d.label for d in datasets), reps))
     return Suite(
         name=name, path=path, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(),
         description=vals.get("description", ""), seed=seed, repetitions=reps,

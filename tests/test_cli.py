@@ -122,3 +122,15 @@ def test_data_status_and_import_errors(tmp_path, capsys):
 def test_validate_ok(tiny_suite, capsys):
     assert main(["validate", str(tiny_suite)]) == 0
     assert "OK" in capsys.readouterr().out
+
+
+def test_report_curves_of_a_class_never_run_are_refused_by_validate_and_run(tmp_path, capsys):
+    """Issue 10: `[report] curves` naming a class the suite does not run is refused up front."""
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(TINY_SUITE + '\n[report]\ncurves = ["digits/7/0"]\n')
+    for cmd in (["validate", str(suite)], ["run", str(suite), "--results", str(tmp_path / "r")]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip()
+        assert "report.curves[0]: class '7' is not run for dataset 'digits'; classes run: 0, 3" \
+            in err and "\n" not in err
+    assert not (tmp_path / "r").exists()

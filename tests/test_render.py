@@ -148,3 +148,17 @@ def test_plain_text_names_the_mark_it_prints_for_bold(run):
     assert "bold" not in plain.lower()
     md = (run / "report.md").read_text()
     assert "bold = best per row" in md and "(bold: < α" in md
+
+
+def test_stored_curves_without_scores_never_break_the_report(tmp_path):
+    """Issue 10: a curve cell without stored scores made every later report fail."""
+    recs = make_records(_value, COLS, classes=range(2), reps=6)
+    for r in recs:
+        r["class_name"] = ["zero", "one"][int(r["normal"])]
+    run = write_run(tmp_path, recs, reps=6, report='[report]\ncurves = ["d/9/0", "d/one/1"]')
+    text = write_report(run)
+    assert "No ROC/PR curves for d/9/0: no stored scores for that cell." in text
+    curves = re.findall(r"!\[(curves-[^\]]*)\]", text)
+    assert curves == ["curves-d__1__1"]  # the class named "one" is class 1
+    with pytest.raises(AnobenchError, match="no stored scores for cell 'd/9/0'"):
+        write_report(run, overrides={"curves": ["d/9/0"]})  # asked for now: an error

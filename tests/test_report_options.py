@@ -108,3 +108,18 @@ def test_report_metrics_must_be_computed_by_the_suite(registry):
     with pytest.raises(SuiteError, match=r"r.toml: report.metrics\[0\]: metric 'pr_auc' is not "
                                          r"in this suite; computed: roc_auc"):
         parse_suite(text, "r.toml", registry)
+
+
+@pytest.mark.parametrize("body, message", [
+    ('curves = ["digts/0/0"]', "report.curves[0]: 'digts/0/0': no dataset 'digts' in this suite "
+                               "(did you mean 'digits'?)"),
+    ('curves = ["digits/0/12"]', "report.curves[0]: 'digits/0/12': repetition 12 is not run; "
+                                 "repetitions: 0–9"),
+    ('curves = ["digits/0/x"]', "report.curves[0]: 'digits/0/x': the repetition must be an "
+                                "integer"),
+])
+def test_curves_the_suite_never_runs_are_refused_at_load(registry, body, message):
+    """Issue 10: a curve cell the suite never runs broke every later report."""
+    with pytest.raises(SuiteError) as err:
+        _parse(registry, body)
+    assert message in str(err.value)

@@ -190,15 +190,21 @@ def default_curves(tables: list[Table]) -> tuple[CurveCell, ...]:
     return tuple(out.values())
 
 
-def curve_figures(run_dir: Path, cells: Sequence[CurveCell], *, required: bool) -> list[Fig]:
-    """ROC and PR curves of ``cells``; a cell without stored scores is an error if ``required``."""
-    out = []
+def curve_figures(run_dir: Path, cells: Sequence[CurveCell], *, required: bool
+                  ) -> tuple[list[Fig], list[CurveCell]]:
+    """ROC and PR curves of ``cells``, and the cells without stored scores.
+
+    A cell without stored scores is an error if ``required`` (asked for on
+    the command line), else it is returned among the missing ones.
+    """
+    out, missing = [], []
     for cell in cells:
         stored = find_cell_scores(run_dir, cell.dataset, cell.normal, cell.repetition)
         if not stored:
             if required:
                 raise AnobenchError(f"{run_dir}: no stored scores for cell '{cell}' "
                                     f"(scores/ holds the cells of runs made with this version)")
+            missing.append(cell)
             continue
         labels = stored[0].labels
         measures = [m for c in stored for (_, m) in c.scores if m]
@@ -217,7 +223,7 @@ def curve_figures(run_dir: Path, cells: Sequence[CurveCell], *, required: bool) 
         out.append(Fig("curves", png, svg, dict(
             cell=cell, measure=measure if len(set(measures)) > 1 else None,
             anomalies=int(labels.sum()), n=len(labels), shown=len(shown), columns=len(curves))))
-    return out
+    return out, missing
 
 
 # ------------------------------------------------------------------ drawing

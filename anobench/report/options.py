@@ -18,7 +18,7 @@ and is matched to the grid point of the column it is compared with.
 
 One parser, :func:`parse_report_options`, reads a suite's ``[report]`` table
 (at suite load: names checked against the suite's columns, curves against
-its datasets, classes and repetitions) and the overrides given to
+its datasets and repetitions) and the overrides given to
 ``anobench report`` (names checked against the run's stored columns), so both
 fail with the same one-line errors and the same did-you-mean. This module
 owns the options and their validation, nothing that needs records.
@@ -73,10 +73,14 @@ class ReportOptions:
 
 @dataclass(frozen=True)
 class RunLayout:
-    """What a suite runs, to check ``curves``: class keys per dataset label, repetitions."""
+    """What a suite runs (or a run holds), to check ``curves``: dataset labels, repetitions.
 
-    datasets: Mapping[str, tuple[str, ...] | None]  # None: every class of the data
-    repetitions: int
+    Whether a class is run is known only once the data is loaded
+    (:func:`anobench.runner.check_report_curves`).
+    """
+
+    datasets: tuple[str, ...]
+    repetitions: int | None = None  # None: not known
 
 
 @dataclass(frozen=True)
@@ -134,34 +138,37 @@ def _metric_hint(name: str) -> str:
 
 def parse_curve(src: OptionSource, where: str, spec: Any,
                 layout: RunLayout | None) -> CurveCell:
-    """``"dataset/class/repetition"`` as a :class:`CurveCell` (a dataset label may hold ``/``)."""
-    parts = spec.rsplit("/", 2) if isinstance(spec, str) else []
-    if len(parts) != 3 or not all(parts):
+    """``"dataset/class/repetition"`` as a :class:`CurveCell`.
+
+    With a ``layout`` the dataset is the longest known label the spec starts
+    with, so labels and class names may hold ``/`` (``fashion-mnist/T-shirt/top/0``);
+    the cell must be one the suite runs.
+    """
+    text = spec if isinstance(spec, str) else ""
+    dataset, rest = "", text
+    if layout is not None:
+        known = sorted((d for d in layout.datasets if text.startswith(f"{d}/")), key=len)
+        if known:
+            dataset, rest = known[-1], text[len(known[-1]) + 1:]
+    parts = rest.rsplit("/", 1 if dataset else 2)
+    if len(parts) == 3:
+        dataset, parts = parts[0], parts[1:]
+        if layout is not None and all(parts) and dataset:
+            raise _fail(where, f"{spec!r}: no dataset {dataset!r} in this {src.scope}"
+                        f"{did_you_mean(dataset, layout.datasets)}; datasets: "
+                        f"{', '.join(layout.datasets)}")
+    if len(parts) != 2 or not all(parts) or not dataset:
         raise _fail(where, f"expected 'dataset/class/repetition', got {spec!r}")
-    dataset, normal, rep = parts
+    normal, rep = parts
     try:
         repetition = int(rep)
     except ValueError:
         raise _fail(where, f"{spec!r}: the repetition must be an integer, got {rep!r}") from None
-    cell = CurveCell(dataset, normal, repetition)
-    if layout is not None:
-        check_curve(where, cell, layout)
-    return cell
-
-
-def check_curve(where: str, cell: CurveCell, layout: RunLayout) -> None:
-    """Refuse a curve cell the suite never runs (dataset, class or repetition)."""
-    if cell.dataset not in layout.datasets:
-        raise _fail(where, f"no dataset {cell.dataset!r} in this suite"
-                    f"{did_you_mean(cell.dataset, layout.datasets)}; datasets: "
-                    f"{', '.join(layout.datasets)}")
-    classes = layout.datasets[cell.dataset]
-    if classes is not None and cell.normal not in classes:
-        raise _fail(where, f"class {cell.normal!r} is not run for dataset {cell.dataset!r}; "
-                    f"classes: {', '.join(classes)}")
-    if not 0 <= cell.repetition < layout.repetitions:
-        raise _fail(where, f"repetition {cell.repetition} is not run; repetitions: "
-                    f"0–{layout.repetitions - 1}")
+    reps = layout.repetitions if layout is not None else None
+    if repetition < 0 or (reps is not None and repetition >= reps):
+        raise _fail(where, f"{spec!r}: repetition {repetition} is not run; repetitions: "
+                    f"0–{reps - 1}" if reps else f"{spec!r}: repetition must be >= 0")
+    return CurveCell(dataset, normal, repetition)
 
 
 def _check_types(src: OptionSource, table: dict[str, Any]) -> None:

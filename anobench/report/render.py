@@ -12,7 +12,7 @@ both end here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,10 @@ from anobench.report.markup import (
 )
 from anobench.report.options import (
     COMMAND_LINE,
+    CurveCell,
     OptionSource,
     ReportOptions,
+    RunLayout,
     parse_report_options,
 )
 from anobench.report.statistics import (
@@ -422,6 +424,16 @@ def caption(fig: Fig) -> str:
 
 # ------------------------------------------------------------------ the report
 
+def _curve_of_row(cell: CurveCell, tables: list[Table]) -> CurveCell:
+    """A curve cell whose class is given by the name a table shows, with its class key."""
+    for t in tables:
+        if t.dataset == cell.dataset and cell.normal not in t.rows:
+            for row in t.rows:
+                if t.row_label(row) == cell.normal:
+                    return replace(cell, normal=row)
+    return cell
+
+
 def stored_options(run_dir: Path, meta: dict[str, Any], columns: list[Column],
                    metrics: list[str] | None = None) -> ReportOptions:
     """The ``[report]`` options of the suite stored in ``meta.json``, checked against the run."""
@@ -432,7 +444,11 @@ def stored_options(run_dir: Path, meta: dict[str, Any], columns: list[Column],
         raise AnobenchError(f"{run_dir}/meta.json: stored suite text is not TOML: {exc}") from None
     source = OptionSource(f"{run_dir}/meta.json (suite {meta.get('suite_path', '?')}): report.",
                           scope="run")
-    return parse_report_options(doc.get("report"), source, columns=columns, metrics=metrics)
+    # the datasets the suite was checked against at load (runs made before they were stored:
+    # curves were written with exactly two '/')
+    layout = RunLayout(tuple(meta["datasets"])) if meta.get("datasets") else None
+    return parse_report_options(doc.get("report"), source, columns=columns, metrics=metrics,
+                                layout=layout)
 
 
 def _header(run_dir: Path, meta: dict, records: list, errors: list) -> str:
@@ -460,8 +476,9 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     columns = list(dict.fromkeys(Column.from_record(r) for r in records))
     metrics = list(dict.fromkeys(r["metric"] for r in records)) if records else None
     options = stored_options(run_dir, meta, columns, metrics)
+    datasets = tuple(dict.fromkeys([*meta.get("datasets", ()), *(r["dataset"] for r in records)]))
     options = parse_report_options(overrides or None, COMMAND_LINE, base=options, columns=columns,
-                                   metrics=metrics)
+                                   metrics=metrics, layout=RunLayout(datasets))
     tables = [t for t in build_tables(records, datasets=meta.get("datasets", ()),
                                       columns=meta.get("columns", ()))
               if not options.metrics or t.metric in options.metrics]
@@ -505,8 +522,12 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
         if UNAVAILABLE:
             blocks.append(Para(f"Figures skipped: {UNAVAILABLE}", em=True))
         else:
-            curves = curve_figures(run_dir, options.curves or default_curves(tables),
-                                   required=bool(options.curves))
+            asked = [_curve_of_row(c, tables) for c in options.curves]
+            curves, missing = curve_figures(run_dir, asked or default_curves(tables),
+                                            required=bool(overrides and "curves" in overrides))
+            if missing and asked:  # the suite's [report] curves: say so, never fail the report
+                blocks.append(Para(f"No ROC/PR curves for {', '.join(map(str, missing))}: no "
+                                   "stored scores for that cell.", em=True))
             made = (cd_figures(run_dir, ranks)
                     + rule_figures(run_dir, tables, records, options.sem_ddof)
                     + sweep_figures(run_dir, tables, pair_secs) + curves)
