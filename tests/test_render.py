@@ -162,3 +162,28 @@ def test_stored_curves_without_scores_never_break_the_report(tmp_path):
     assert curves == ["curves-d__1__1"]  # the class named "one" is class 1
     with pytest.raises(AnobenchError, match="no stored scores for cell 'd/9/0'"):
         write_report(run, overrides={"curves": ["d/9/0"]})  # asked for now: an error
+
+
+def test_labels_cannot_inject_rows_and_slashes_do_not_break_figures(tmp_path):
+    """Issue 10: a label with | or a line break injected table rows; a dataset label with /
+    crashed the figures. (Suites refuse such labels now; stored runs may still hold them.)"""
+    cols = {"odd|label\nsecond line": {"rule": "single", "measure": "elbo", "model": "m"},
+            "ed-vae": {"rule": "expected", "measure": "elbo", "model": "m"}}
+    recs = make_records(lambda col, c, rep: 0.8 + 0.01 * rep + 0.01 * (col == "ed-vae"), cols,
+                        classes=range(2), reps=6, dataset="set|a/b")
+    run = write_run(tmp_path, recs, reps=6, report='[report]\ncurves = ["set|a/b/1/0"]')
+    md = write_report(run)
+    unescaped = re.compile(r"(?<!\\)\|")
+    table: list[str] = []
+    for line in [*md.splitlines(), ""]:
+        if line.startswith("|"):
+            table.append(line)
+        elif table:  # every row of a table has as many cells as its header
+            assert len({len(unescaped.findall(row)) for row in table}) == 1, table
+            table = []
+    assert not any(line.startswith("second line") for line in md.splitlines())
+    assert "odd\\|label second line" in md and "### set|a/b: AUC" in md
+    figs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert any("curves" in f for f in figs) and all((run / f).is_file() for f in figs)
+    tex = write_report(run, fmt="latex", figures=False)
+    assert "odd|label second line" in tex and "label\nsecond" not in tex

@@ -102,8 +102,14 @@ _LATEX = {
 }
 
 
+def one_line(text: str) -> str:
+    """Line breaks (of a label, say) as spaces: no text may start a new table row or heading."""
+    return " ".join(text.splitlines()) if len(text.splitlines()) > 1 else text.strip("\r\n")
+
+
 def latex_escape(text: str) -> str:
     """Escape LaTeX specials and spell the report's Unicode symbols in LaTeX."""
+    text = one_line(text)
     parts = text.split("√n")
     return "$\\sqrt{n}$".join("".join(_LATEX.get(ch, ch) for ch in part) for part in parts)
 
@@ -120,7 +126,9 @@ def entry_text(entry: Entry | str, fmt: str) -> str:
         text = html.escape(text)
         mark = f"<sup>{html.escape(mark)}</sup>" if mark else ""
         return (f"<b>{text}</b>" if entry.bold else text) + mark
-    if fmt == "markdown":
+    text, mark = one_line(text), one_line(mark)
+    if fmt == "markdown":  # a | in a label must not split the row
+        text, mark = text.replace("|", "\\|"), mark.replace("|", "\\|")
         return (f"**{text}**" if entry.bold else text) + mark
     return text + (PLAIN_BOLD if entry.bold else "") + mark
 
@@ -145,15 +153,16 @@ def to_markdown(blocks: list[Block], base: Path | None = None) -> str:
     out = []
     for b in blocks:
         if isinstance(b, Heading):
-            out.append(f"{'#' * b.level} {b.text}\n")
+            out.append(f"{'#' * b.level} {one_line(b.text)}\n")
         elif isinstance(b, Para):
-            out.append(f"_{b.text}_\n" if b.em else f"{b.text}\n")
+            text = one_line(b.text)
+            out.append(f"_{text}_\n" if b.em else f"{text}\n")
         elif isinstance(b, TableBlock):
-            title = f"### {b.title}\n\n" if b.title else ""
-            note = f"\n\n_{words(b.note, 'markdown')}_" if b.note else ""
+            title = f"### {one_line(b.title)}\n\n" if b.title else ""
+            note = f"\n\n_{one_line(words(b.note, 'markdown'))}_" if b.note else ""
             out.append(f"{title}{table_text(b.headers, b.rows, 'markdown')}{note}\n")
         elif isinstance(b, Image):
-            out.append(f"![{Path(b.png).stem}]({_rel(b.png, base)})\n\n_{b.caption}_ "
+            out.append(f"![{Path(b.png).stem}]({_rel(b.png, base)})\n\n_{one_line(b.caption)}_ "
                        f"([SVG]({_rel(b.svg, base)}))\n")
     return "\n".join(out)
 
