@@ -410,6 +410,14 @@ def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[Detecto
     for col in points:
         if points.count(col) > 1:
             raise ctx.fail("detectors", f"column {col!r} appears twice; give one entry a 'label'")
+    writers: dict[str, DetectorConfig] = {}  # a column name is written by one grid point only
+    for cfg in out:
+        for column in cfg.columns:
+            other = writers.setdefault(column.name, cfg)
+            if other is not cfg:
+                raise ctx.fail(f"detectors[{cfg.entry}]", f"column {column.name!r} is also "
+                               f"written by detectors[{other.entry}]; give one entry another "
+                               "'label'")
     return tuple(out)
 
 

@@ -102,3 +102,24 @@ def test_paper_appendix_suites_store_what_the_paper_reports(registry):
     # A.1's best/worst sample (the oracle) and the per-example min/max
     assert {"expected", "single", "multi", "best", "worst", "min", "max"} <= rules
     assert registry.rules["best"].rule.oracle and not registry.rules["min"].rule.oracle
+
+
+def test_two_entries_writing_the_same_column_are_refused(registry):
+    """Issue 10: a label equal to another entry's `vae:single` overwrote its column."""
+    text = """
+[suite]
+name = "clash"
+[[datasets]]
+name = "digits"
+[[detectors]]
+name = "vae"
+rules = ["single", "expected"]
+[[detectors]]
+name = "pca"
+label = "vae:single"
+"""
+    with pytest.raises(SuiteError) as err:
+        parse_suite(text, "clash.toml", registry)
+    assert str(err.value) == ("clash.toml: detectors[1]: column 'vae:single' is also written by "
+                              "detectors[0]; give one entry another 'label'")
+    parse_suite(text.replace('label = "vae:single"', 'label = "vae-single"'), "ok.toml", registry)
