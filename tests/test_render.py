@@ -187,3 +187,22 @@ def test_labels_cannot_inject_rows_and_slashes_do_not_break_figures(tmp_path):
     assert any("curves" in f for f in figs) and all((run / f).is_file() for f in figs)
     tex = write_report(run, fmt="latex", figures=False)
     assert "odd|label second line" in tex and "label\nsecond" not in tex
+
+
+def test_oracle_columns_are_marked_and_explained(tmp_path):
+    """Records of oracle rules (best/worst) carry oracle: true; tables mark those columns."""
+    cols = {"vae:single": {"rule": "single", "measure": "elbo", "model": "m"},
+            "vae:expected": {"rule": "expected", "measure": "elbo", "model": "m"},
+            "vae:best": {"rule": "best", "measure": "elbo", "model": "m"}}
+    recs = make_records(_value, cols, classes=range(3), reps=6, metrics=("roc_auc",))
+    for r in recs:
+        if r["rule"] == "best":
+            r["oracle"] = True
+    run = write_run(tmp_path, recs, reps=6, scores=False)
+    md = write_report(run, figures=False)
+    header = next(ln for ln in md.splitlines() if ln.startswith("| class"))
+    assert "vae:best‡" in header and "vae:single‡" not in header
+    assert "‡ oracle (vae:best): chooses among the posterior samples with the labels" in md
+    assert re.search(r"\| *vae:best‡ *\|", md.split("## Ranks", 1)[1])  # ranked, and marked
+    assert "vae:best<sup>‡</sup>" in (run / "report.html").read_text()
+    assert "$^\\ddagger$" in write_report(run, fmt="latex", figures=False)

@@ -76,6 +76,7 @@ from anobench.report.tables import (
 from anobench.store import load_store, read_meta
 
 DAGGER = "†"
+ORACLE = "‡"  # after the name of a column whose rule chooses with the test labels
 MAX_NEMENYI = 8  # largest number of columns whose pairwise p-values are tabulated
 CORRECTION_NAMES = {
     "holm": "Holm's step-down (Holm–Bonferroni)",
@@ -129,8 +130,22 @@ def _verdict(res: PairedResult, p: float | None, alpha: float, a: str, b: str) -
 
 # ------------------------------------------------------------------ result tables
 
+def column_entry(column: Column, text: str | None = None) -> Entry:
+    """A column as a header or row name: its name, marked when it is an oracle."""
+    return Entry(column.name if text is None else text, mark=ORACLE if column.oracle else "")
+
+
+def oracle_note(columns: list[Column]) -> str:
+    names = [c.name for c in columns if c.oracle]
+    if not names:
+        return ""
+    return (f"{ORACLE} oracle ({', '.join(names)}): chooses among the posterior samples with the "
+            "labels of the test set it is scored on; a bound on what one sample can give, not "
+            "a detector.")
+
+
 def table_entries(table: Table, sem_ddof: int = 1, marks: set[tuple[str, Column]] = frozenset()
-                ) -> tuple[list[str], list[list[Entry]]]:
+                  ) -> tuple[list, list[list[Entry]]]:
     """Header and rows: ``mean±SEM`` ×100 per class, the mean row, best per row bold."""
     body: list[list[Entry]] = []
     col_means: dict[Column, list[float]] = {c: [] for c in table.columns}
@@ -162,7 +177,7 @@ def table_entries(table: Table, sem_ddof: int = 1, marks: set[tuple[str, Column]
         mean_row.append(Entry(f"{100 * full[col]:.1f}", round(100 * full[col], 1) == best,
                              DAGGER if (MEAN_ROW, col) in marks else ""))
     body.append(mean_row)
-    return ["class", *(c.name for c in table.columns)], body
+    return ["class", *(column_entry(c) for c in table.columns)], body
 
 
 def _range(lo: int, hi: int) -> str:
@@ -182,7 +197,8 @@ def table_note(tests: TableTests, sem_ddof: int) -> Text:
     parts: list[str] = []
     if not tests.reference:
         parts.append("No reference column: no significance marks.")
-        return Text((*head, " ", " ".join(filter(None, [*parts, test_set_note(t)]))))
+        return Text((*head, " ", " ".join(filter(None, [*parts, oracle_note(list(t.columns)),
+                                                        test_set_note(t)]))))
     refs = sorted({r.name for r in tests.reference.values()})
     if len(refs) > 2:  # grid points: name the reference once
         refs = [f"{b} (at the same grid point)"
@@ -215,7 +231,8 @@ def table_note(tests: TableTests, sem_ddof: int) -> Text:
             parts.append(f"Mean row: class means paired by class (n = {mean_res[0].n}), "
                          f"corrected over the {tests.mean_family} columns tested.")
     parts.append(same_scores_note(tests))
-    return Text((*head, " ", " ".join(filter(None, [*parts, test_set_note(t)]))))
+    return Text((*head, " ", " ".join(filter(None, [*parts, oracle_note(list(t.columns)),
+                                                    test_set_note(t)]))))
 
 
 def same_scores_note(tests: TableTests) -> str:
@@ -378,17 +395,20 @@ def _rank_grids(s: RankSection) -> list[TableBlock]:
     names = [s.columns[i].name for i in order]
     shown = [name + (f" (= {', '.join(c.name for c in s.same_scores[s.columns[i]])})"
                      if s.columns[i] in s.same_scores else "") for name, i in zip(names, order)]
-    rows = [[str(pos + 1), shown[pos], f"{r.avg_ranks[i]:.2f}"] for pos, i in enumerate(order)]
+    rows = [[str(pos + 1), column_entry(s.columns[i], shown[pos]), f"{r.avg_ranks[i]:.2f}"]
+            for pos, i in enumerate(order)]
     what = f"{metric_label(s.metric)}{_measure(s.measure)}"
-    note = _friedman_note(s) + (" Columns with the same scores (one model, rule and measure) "
-                                "are ranked once, as one column." if s.same_scores else "")
+    note = " ".join(filter(None, [
+        _friedman_note(s), "Columns with the same scores (one model, rule and measure) are "
+        "ranked once, as one column." if s.same_scores else "", oracle_note(list(s.columns))]))
     out = [TableBlock(["#", "column", "average rank"], rows, f"Average ranks: {what}", note)]
     if s.nemenyi_p is not None and r.k <= MAX_NEMENYI:
         p = s.nemenyi_p
-        cells = [[names[x]] + [Entry("") if x == y else
+        heads = [column_entry(s.columns[i]) for i in order]
+        cells = [[heads[x]] + [Entry("") if x == y else
                               Entry(_p(p[order[x], order[y]]), bold=p[order[x], order[y]] < r.alpha)
                               for y in range(r.k)] for x in range(r.k)]
-        out.append(TableBlock(["", *names], cells, f"Nemenyi p-values: {what}",
+        out.append(TableBlock(["", *heads], cells, f"Nemenyi p-values: {what}",
                               Text(("Pairwise Nemenyi post-hoc p-values (", BOLD,
                                     f": < α = {r.alpha:g})."))))
     return out
