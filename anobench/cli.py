@@ -108,11 +108,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from anobench.scaffold import new_plugin
+    from anobench.scaffold import KINDS, new_package
 
-    root = new_plugin(args.kind, args.name, args.dir)
-    what = "detector" if args.kind == "detector" else "scoring rule"
-    print(f"created {root}/ ({what} {args.name!r}, plugin 'anobench-{args.name}'); next:\n"
+    words = [args.kind, args.name, *args.more]
+    if len(words) % 2:
+        raise AnobenchError(f"anobench new: {words[-1]!r} needs a name after it "
+                            "(KIND NAME [KIND NAME ...])")
+    components = list(zip(words[::2], words[1::2]))
+    for kind, _ in components:
+        if kind not in KINDS:
+            raise AnobenchError(f"anobench new: kind must be one of {', '.join(KINDS)}, "
+                                f"got {kind!r}")
+    root = new_package(components, args.package, args.dir)
+    what = ", ".join(f"{'scoring rule' if k == 'rule' else k} {n!r}" for k, n in components)
+    print(f"created {root}/ ({what}; plugin {root.name!r}); next:\n"
           f"  pip install -e {root}\n  pytest {root}/tests\n  anobench list")
     return 0
 
@@ -206,11 +215,19 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list detectors, scoring rules and datasets with their plugin")
     ls.set_defaults(func=cmd_list)
 
-    nw = sub.add_parser("new", help="write a plugin package skeleton (detector or rule)",
+    nw = sub.add_parser("new", help="write a plugin package skeleton (detectors and rules)",
+                        usage="anobench new KIND NAME [KIND NAME ...] [--package NAME] "
+                              "[--dir DIR]",
                         description="Write anobench-NAME/: an installable plugin package with "
-                                    "a detector or scoring rule and a passing conformance test.")
+                                    "one or several components (KIND is detector or rule), "
+                                    "e.g. `anobench new detector iso rule median`, and a "
+                                    "passing conformance test for each.")
     nw.add_argument("kind", choices=["detector", "rule"])
     nw.add_argument("name", help="component name, e.g. my-detector")
+    nw.add_argument("more", nargs="*", metavar="KIND NAME",
+                    help="more components in the same package")
+    nw.add_argument("--package", default=None, metavar="NAME",
+                    help="package name: anobench-NAME (default: the first component's name)")
     nw.add_argument("--dir", default=".", metavar="DIR",
                     help="folder to create anobench-NAME/ in (default: current folder)")
     nw.set_defaults(func=cmd_new)
