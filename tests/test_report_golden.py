@@ -1,7 +1,7 @@
 """Golden test: a report's numbers and marks do not change when the code behind it does.
 
 Every report below is rendered through the command line (``anobench report RUN
---no-figures``) from stored records: the three real runs in
+--no-figures``) from stored records: the real runs in
 ``results/reference/`` and a few synthetic runs built here (rules of one
 model, duplicate columns, tied repetitions, two datasets, a β grid, explicit
 ``[report]`` options). From each ``report.md`` we keep what a reader takes as
