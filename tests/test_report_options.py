@@ -5,8 +5,7 @@ import pytest
 
 from anobench.errors import SuiteError
 from anobench.column import Column
-from anobench.report.options import CurveCell, ReportOptions
-from anobench.report.statistics import default_pairs, resolve
+from anobench.report.options import CurveCell, ReportOptions, comparisons, default_pairs
 from anobench.suite import parse_suite
 
 SUITE = """
@@ -87,16 +86,16 @@ def _rec(column, rule, model):
 def test_defaults_pair_expected_with_single_of_the_same_model():
     recs = [_rec("vae", "single", "m1"), _rec("ed-vae", "expected", "m1"), _rec("pca", None, "p")]
     assert default_pairs(recs) == [("ed-vae", "vae")]
-    assert resolve(ReportOptions(), recs) == ("vae", (("ed-vae", "vae"),))
+    assert comparisons(ReportOptions(), recs) == ("vae", (("ed-vae", "vae"),))
     recs = [_rec("vae:expected", "expected", "m"), _rec("vae:single", "single", "m"),
             _rec("vae:multi", "multi", "m")]
-    assert resolve(ReportOptions(), recs) == ("vae:single", (("vae:expected", "vae:single"),))
+    assert comparisons(ReportOptions(), recs) == ("vae:single", (("vae:expected", "vae:single"),))
     grid = [dict(_rec(f"{c}[beta={b}]", r, f"m{b}"), grid={"beta": b}) for b in (0, 1)
             for c, r in (("vae", "single"), ("ed-vae", "expected"))]
     assert default_pairs(grid) == [("ed-vae", "vae")]
     # explicit options win; no ED pair and no reference -> no marks
-    assert resolve(ReportOptions(reference="pca"), recs)[0] == "pca"
-    assert resolve(ReportOptions(), [_rec("pca", None, "p")]) == (None, ())
+    assert comparisons(ReportOptions(reference="pca"), recs)[0] == "pca"
+    assert comparisons(ReportOptions(), [_rec("pca", None, "p")]) == (None, ())
     # records without a model: no pair is guessed from the names
     assert default_pairs([{"column": c, "rule": r, "grid": {}} for c, r in
                           (("vae", "single"), ("ed-vae", "expected"))]) == []

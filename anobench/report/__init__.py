@@ -1,23 +1,177 @@
-"""Reports of stored runs: tables, statistics, figures and one renderer.
+"""The report of a run directory: what it contains, in which order, and its files.
+
+:func:`build_report` reads a run directory — ``meta.json`` (the suite text,
+whose ``[report]`` table gives the options), ``records.jsonl``, and
+``scores/`` for the curves — and lays out the report; :func:`write_report`
+writes ``report.md`` (figures linked), ``report.html`` (self-contained) and,
+for LaTeX, ``report.tex``. ``anobench run`` and ``anobench report`` both end
+in :func:`write_report`.
 
 Modules, each importing only those above it::
 
-    options     the [report] options: parsed once (suite load, command line)
+    markup      blocks -> markdown, HTML, LaTeX, plain text (no words of its own)
+    options     the [report] options: parsed once (suite load, command line), defaults
     tables      records -> one table of values per (dataset, metric, measure)
     statistics  tests on tables: marks, paired tests, ranks (numbers only)
     figures     CD diagrams, rules per class, grid sweeps, ROC/PR curves
-    markup      blocks -> markdown, HTML, LaTeX, plain text
-    render      all the words: headings, footnotes, captions; report files
-    compare     two runs side by side (on top of the others)
+    render      every word of a report: entries, footnotes, captions, sentences
+    compare     two runs side by side
 
-``anobench run`` and ``anobench report`` both end in :func:`write_report`.
+This module is above them all: it only chooses and orders.
 """
 from __future__ import annotations
 
-from anobench.report.compare import compare_runs
-from anobench.report.options import ReportOptions, parse_report_options
-from anobench.report.render import build_report, write_report
-from anobench.report.tables import Table, build_tables
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-__all__ = ["ReportOptions", "Table", "build_report", "build_tables", "compare_runs",
+from anobench.column import Column
+from anobench.errors import AnobenchError
+from anobench.report.compare import compare_runs
+from anobench.report.figures import (
+    UNAVAILABLE,
+    cd_figures,
+    curve_cell_of_row,
+    curve_figures,
+    default_curves,
+    rule_figures,
+    sweep_figures,
+)
+from anobench.report.markup import FORMATS, Heading, Image, Para, to_html, to_markdown, write_as
+from anobench.report.options import (
+    COMMAND_LINE,
+    ReportOptions,
+    RunLayout,
+    comparisons,
+    parse_report_options,
+    run_options,
+)
+from anobench.report.render import (
+    NO_RESULTS,
+    caption,
+    failed_cells_note,
+    missing_curves_note,
+    pair_blocks,
+    paired_test_text,
+    rank_blocks,
+    run_header,
+    summary_sentences,
+    table_block,
+)
+from anobench.report.statistics import pair_tests, rank_tests, table_tests
+from anobench.report.tables import Table, build_tables
+from anobench.store import load_store, read_meta
+
+__all__ = ["Report", "ReportOptions", "Table", "build_report", "build_tables", "compare_runs",
            "parse_report_options", "write_report"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """The blocks of a report and what they were made from."""
+
+    blocks: list
+    options: ReportOptions
+    meta: dict[str, Any]
+    tables: list[Table]
+
+
+def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
+                 figures: bool | None = None) -> Report:
+    """The report of ``run_dir`` as blocks.
+
+    ``overrides``: ``[report]`` keys given on the command line (``--alpha`` …),
+    parsed by the same parser as the suite's and checked against the run's
+    columns; ``figures`` overrides ``[report] figures``.
+    """
+    run_dir = Path(run_dir)
+    meta = read_meta(run_dir)
+    store = load_store(run_dir)  # one pass over the file
+    stored = store.records(("result", "error"))
+    records = [r for r in stored if r["kind"] == "result"]
+    errors = [r for r in stored if r["kind"] == "error"]
+    columns = list(dict.fromkeys(Column.from_record(r) for r in records))
+    metrics = list(dict.fromkeys(r["metric"] for r in records)) if records else None
+    datasets = tuple(dict.fromkeys([*meta.get("datasets", ()), *(r["dataset"] for r in records)]))
+    options = parse_report_options(overrides or None, COMMAND_LINE,
+                                   base=run_options(run_dir, meta, columns, metrics),
+                                   columns=columns, metrics=metrics, layout=RunLayout(datasets))
+    tables = [t for t in build_tables(records, datasets=meta.get("datasets", ()),
+                                      columns=meta.get("columns", ()))
+              if not options.metrics or t.metric in options.metrics]
+    blocks: list = [Heading(f"anobench report: {meta.get('suite_name', '?')}", 1),
+                    Para(run_header(run_dir, meta, records, errors))]
+    blocks.extend(Para(note, em=True) for note in store.notes())
+    if errors:
+        blocks.append(Para(failed_cells_note(errors), em=True))
+    if not tables:
+        blocks.append(Para(NO_RESULTS))
+        return Report(blocks, options, meta, tables)
+    alpha, correction = options.alpha, options.correction
+    reference, pairs = comparisons(options, records)
+    pair_secs = [pair_tests(tables, a, b, alpha=alpha, correction=correction) for a, b in pairs]
+    summary = summary_sentences(pair_secs, alpha)
+    if summary:
+        blocks += [Heading("Summary"), *(Para(x) for x in summary)]
+    blocks.append(Heading("Tables"))
+    blocks += [table_block(table_tests(t, reference, alpha=alpha, correction=correction),
+                           options.sem_ddof) for t in tables]
+    if any(pair_secs):
+        blocks += [Heading("Paired tests"), Para(paired_test_text(alpha))]
+        for secs in pair_secs:
+            blocks += pair_blocks(secs, alpha, correction)
+    ranks = rank_tests(tables, alpha=alpha, columns=options.rank_columns)
+    if ranks:
+        blocks.append(Heading("Ranks (Friedman, Nemenyi)"))
+        for s in ranks:
+            blocks += rank_blocks(s)
+    if not (options.figures if figures is None else figures):
+        return Report(blocks, options, meta, tables)
+    if UNAVAILABLE:
+        blocks.append(Para(f"Figures skipped: {UNAVAILABLE}", em=True))
+        return Report(blocks, options, meta, tables)
+    asked = [curve_cell_of_row(c, tables) for c in options.curves]
+    curves, missing = curve_figures(run_dir, asked or default_curves(tables),
+                                    required=bool(overrides and "curves" in overrides))
+    if missing and asked:  # the suite's [report] curves: say so, never fail the report
+        blocks.append(Para(missing_curves_note(missing), em=True))
+    made = (cd_figures(run_dir, ranks) + rule_figures(run_dir, tables, records, options.sem_ddof)
+            + sweep_figures(run_dir, tables, pair_secs) + curves)
+    if made:
+        blocks.append(Heading("Figures"))
+        blocks.extend(Image(f.png, f.svg, caption(f)) for f in made)
+    return Report(blocks, options, meta, tables)
+
+
+def write_report(run_dir: Path, fmt: str = "markdown", *, overrides: dict[str, Any] | None = None,
+                 figures: bool | None = None) -> str:
+    """Write report.md and report.html (and report.tex for ``latex``); return the text in ``fmt``.
+
+    Bad options raise :class:`AnobenchError` before anything is written, and a
+    report without results never replaces an existing one.
+    """
+    if fmt not in FORMATS:
+        raise AnobenchError(f"unknown report format {fmt!r}; known: {', '.join(FORMATS)}")
+    run_dir = Path(run_dir)
+    report = build_report(run_dir, overrides=overrides, figures=figures)
+    if not report.tables and (run_dir / "report.md").exists():
+        raise AnobenchError(f"{run_dir}: no results stored yet; the existing report.md and "
+                            "report.html are left as they are")
+    md = to_markdown(report.blocks, run_dir)
+    _write(run_dir / "report.md", md)
+    _write(run_dir / "report.html",
+           to_html(report.blocks, f"anobench: {report.meta.get('suite_name', '')}"))
+    if fmt == "latex":
+        tex = write_as("latex", report.blocks)
+        _write(run_dir / "report.tex", tex)
+        return tex
+    return md if fmt == "markdown" else write_as(fmt, report.blocks, base=run_dir)
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise AnobenchError(f"{path}: cannot write the report: {exc}") from None

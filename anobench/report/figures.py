@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +188,16 @@ def default_curves(tables: list[Table]) -> tuple[CurveCell, ...]:
         if t.dataset not in out and t.rows:
             out[t.dataset] = CurveCell(t.dataset, t.rows[0], 0)
     return tuple(out.values())
+
+
+def curve_cell_of_row(cell: CurveCell, tables: list[Table]) -> CurveCell:
+    """A curve cell whose class is given by the name a table shows, with its class key."""
+    for t in tables:
+        if t.dataset == cell.dataset and cell.normal not in t.rows:
+            for row in t.rows:
+                if t.row_label(row) == cell.normal:
+                    return replace(cell, normal=row)
+    return cell
 
 
 def curve_figures(run_dir: Path, cells: Sequence[CurveCell], *, required: bool

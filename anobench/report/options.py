@@ -21,16 +21,21 @@ One parser, :func:`parse_report_options`, reads a suite's ``[report]`` table
 its datasets and repetitions) and the overrides given to
 ``anobench report`` (names checked against the run's stored columns), so both
 fail with the same one-line errors and the same did-you-mean. This module
-owns the options and their validation, nothing that needs records.
+owns the options, their validation and their defaults: the reference and
+the pairs default to each model's ``expected`` and ``single`` columns.
 """
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from anobench.errors import SuiteError
+import tomllib
+
+from anobench.column import Column
+from anobench.errors import AnobenchError, SuiteError
 from anobench.metrics import LABELS, METRICS
 from anobench.registry import did_you_mean
 
@@ -276,3 +281,49 @@ def parse_report_options(table: Any, source: OptionSource | str = "suite", *,
             raise _fail(src.at("rank_columns"), "needs at least two columns")
         kw["rank_columns"] = tuple(dict.fromkeys(cols))
     return dataclasses.replace(base, **kw)
+
+
+def run_options(run_dir: Path, meta: dict[str, Any], columns: list[Column],
+                metrics: list[str] | None = None) -> ReportOptions:
+    """The ``[report]`` options of the suite text stored in ``meta.json``, checked against the run."""
+    text = meta.get("suite_text", "")
+    try:
+        doc = tomllib.loads(text) if text else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise AnobenchError(f"{run_dir}/meta.json: stored suite text is not TOML: {exc}") from None
+    source = OptionSource(f"{run_dir}/meta.json (suite {meta.get('suite_path', '?')}): report.",
+                          scope="run")
+    # the datasets the suite was checked against at load (runs made before they were stored:
+    # curves were written with exactly two '/')
+    layout = RunLayout(tuple(meta["datasets"])) if meta.get("datasets") else None
+    return parse_report_options(doc.get("report"), source, columns=columns, metrics=metrics,
+                                layout=layout)
+
+
+def default_pairs(records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(expected, single) column pairs of every model scored with both rules, in record order.
+
+    Grid points collapse to the names without a grid part (``vae[beta=0.5]`` -> ``vae``).
+    """
+    by_model: dict[str, dict[str, str]] = {}
+    for r in records:
+        if r.get("rule") in ("expected", "single") and r.get("model"):
+            by_model.setdefault(r["model"], {}).setdefault(
+                r["rule"], Column.from_record(r).base_name)
+    pairs: list[tuple[str, str]] = []
+    for rules in by_model.values():
+        if "expected" in rules and "single" in rules:
+            pair = (rules["expected"], rules["single"])
+            if pair not in pairs and pair[0] != pair[1]:
+                pairs.append(pair)
+    return pairs
+
+
+def comparisons(options: ReportOptions, records: list[dict[str, Any]]
+                ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """The reference column and the pairs to test: the options', else the defaults."""
+    pairs = options.pairs if options.pairs is not None else tuple(default_pairs(records))
+    reference = options.reference
+    if reference is None and pairs:
+        reference = pairs[0][1]
+    return reference, tuple(pairs)

@@ -1,55 +1,21 @@
-"""A run's report: every heading, sentence, footnote and caption, and the report files.
+"""The report's words: every heading, sentence, footnote and caption.
 
-:func:`build_report` reads a run directory — ``meta.json`` (the suite text,
-whose ``[report]`` table gives the options), ``records.jsonl``, and
-``scores/`` for the curves — makes the tables (:mod:`.tables`), the tests
-(:mod:`.statistics`) and the figures (:mod:`.figures`) and turns them into
-blocks (:mod:`.markup`). This module is the one place that puts results into
-words. :func:`write_report` writes ``report.md`` (figures linked),
-``report.html`` (self-contained) and, for LaTeX, ``report.tex``, and returns
-the report in the format asked for; ``anobench run`` and ``anobench report``
-both end here.
+Turns tables (:mod:`.tables`), test results (:mod:`.statistics`) and figures
+(:mod:`.figures`) into blocks (:mod:`.markup`): mean ± SEM entries with marks,
+table footnotes (SEM, test, n, correction, same scores, oracles, test sets),
+paired-test and rank tables, the summary sentences, figure captions. This is
+the one place that puts results into words; :func:`anobench.report.build_report`
+decides which blocks a report has.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from anobench.column import Column, grid_text
-from anobench.errors import AnobenchError
-from anobench.report.figures import (
-    UNAVAILABLE,
-    Fig,
-    cd_figures,
-    curve_figures,
-    default_curves,
-    rule_figures,
-    sweep_figures,
-)
-from anobench.report.markup import (
-    BOLD,
-    FORMATS,
-    Entry,
-    Heading,
-    Image,
-    Para,
-    TableBlock,
-    Text,
-    to_html,
-    to_markdown,
-    write_as,
-)
-from anobench.report.options import (
-    COMMAND_LINE,
-    CurveCell,
-    OptionSource,
-    ReportOptions,
-    RunLayout,
-    parse_report_options,
-)
+from anobench.report.figures import Fig
+from anobench.report.markup import BOLD, Entry, TableBlock, Text
+from anobench.report.options import CurveCell
 from anobench.report.statistics import (
     EXACT_MAX,
     N_BOOT,
@@ -59,21 +25,9 @@ from anobench.report.statistics import (
     RankSection,
     TableTests,
     min_pairs,
-    pair_tests,
-    rank_tests,
-    resolve,
     smallest_corrected_p,
-    table_tests,
 )
-from anobench.report.tables import (
-    MEAN_ROW,
-    Table,
-    build_tables,
-    metric_label,
-    repetition_counts,
-    sem,
-)
-from anobench.store import load_store, read_meta
+from anobench.report.tables import MEAN_ROW, Table, metric_label, repetition_counts, sem
 
 DAGGER = "†"
 ORACLE = "‡"  # after the name of a column whose rule chooses with the test labels
@@ -83,16 +37,6 @@ CORRECTION_NAMES = {
     "bonferroni": "Bonferroni",
     "none": "no correction",
 }
-
-
-@dataclass(frozen=True)
-class Report:
-    """The blocks of a report and what they were made from."""
-
-    blocks: list
-    options: ReportOptions
-    meta: dict[str, Any]
-    tables: list[Table]
 
 
 # ------------------------------------------------------------------ numbers as text
@@ -272,7 +216,7 @@ def _pair_title(sec: PairSection) -> str:
             f"{_measure(sec.measure)}")
 
 
-def _pair_grid(sec: PairSection, alpha: float, correction: str) -> TableBlock:
+def pair_block(sec: PairSection, alpha: float, correction: str) -> TableBlock:
     a, b = sec.a, sec.b
     headers = ["dataset", "class", "n", a, b, "Δ ×100", "W/T/L", "p", "p corr.", "r_rb",
                "median Δ [95% CI] ×100", "verdict"]
@@ -301,7 +245,7 @@ def _pair_grid(sec: PairSection, alpha: float, correction: str) -> TableBlock:
     return TableBlock(headers, rows, _pair_title(sec), note, True)
 
 
-def _sweep_grid(secs: list[PairSection], alpha: float) -> TableBlock:
+def sweep_block(secs: list[PairSection], alpha: float) -> TableBlock:
     a, b = secs[0].a, secs[0].b
     headers = ["grid point", "dataset", a, b, "Δ ×100", "W/T/L (classes)", "p (class means)",
                f"classes {a} better", f"classes {b} better"]
@@ -334,7 +278,7 @@ def _sweep_grid(secs: list[PairSection], alpha: float) -> TableBlock:
                 "a test).")
 
 
-def _summary(pair_secs: list[list[PairSection]], alpha: float) -> list[str]:
+def summary_sentences(pair_secs: list[list[PairSection]], alpha: float) -> list[str]:
     """One sentence per pair, metric and measure: the across-classes result."""
     out = []
     for secs in pair_secs:
@@ -363,7 +307,7 @@ def _summary(pair_secs: list[list[PairSection]], alpha: float) -> list[str]:
     return out
 
 
-def _test_text(alpha: float) -> str:
+def paired_test_text(alpha: float) -> str:
     return (f"Two-sided Wilcoxon signed-rank tests (zero differences dropped; exact p up to "
             f"{EXACT_MAX} pairs; with tied ranks, the exact permutation p up to "
             f"{PERMUTATION_MAX} pairs; else the normal approximation with tie and continuity "
@@ -389,7 +333,7 @@ def _friedman_note(s: RankSection) -> str:
             "CD differ significantly.")
 
 
-def _rank_grids(s: RankSection) -> list[TableBlock]:
+def rank_blocks(s: RankSection) -> list[TableBlock]:
     r = s.result
     order = sorted(range(r.k), key=lambda i: r.avg_ranks[i])
     names = [s.columns[i].name for i in order]
@@ -442,36 +386,10 @@ def caption(fig: Fig) -> str:
             f"of {f['n']} test samples{more}; columns with identical scores drawn once.")
 
 
-# ------------------------------------------------------------------ the report
+# ------------------------------------------------------------------ the run
 
-def _curve_of_row(cell: CurveCell, tables: list[Table]) -> CurveCell:
-    """A curve cell whose class is given by the name a table shows, with its class key."""
-    for t in tables:
-        if t.dataset == cell.dataset and cell.normal not in t.rows:
-            for row in t.rows:
-                if t.row_label(row) == cell.normal:
-                    return replace(cell, normal=row)
-    return cell
-
-
-def stored_options(run_dir: Path, meta: dict[str, Any], columns: list[Column],
-                   metrics: list[str] | None = None) -> ReportOptions:
-    """The ``[report]`` options of the suite stored in ``meta.json``, checked against the run."""
-    text = meta.get("suite_text", "")
-    try:
-        doc = tomllib.loads(text) if text else {}
-    except tomllib.TOMLDecodeError as exc:
-        raise AnobenchError(f"{run_dir}/meta.json: stored suite text is not TOML: {exc}") from None
-    source = OptionSource(f"{run_dir}/meta.json (suite {meta.get('suite_path', '?')}): report.",
-                          scope="run")
-    # the datasets the suite was checked against at load (runs made before they were stored:
-    # curves were written with exactly two '/')
-    layout = RunLayout(tuple(meta["datasets"])) if meta.get("datasets") else None
-    return parse_report_options(doc.get("report"), source, columns=columns, metrics=metrics,
-                                layout=layout)
-
-
-def _header(run_dir: Path, meta: dict, records: list, errors: list) -> str:
+def run_header(run_dir: Path, meta: dict, records: list, errors: list) -> str:
+    """The sentence that says which run this is."""
     cells = len({r["cell"] for r in records})
     return (f"Run {run_dir}; suite {meta.get('suite_path', '?')} (sha256 "
             f"{str(meta.get('suite_sha256', ''))[:12]}); code {meta.get('code_version', '?')}; "
@@ -479,113 +397,29 @@ def _header(run_dir: Path, meta: dict, records: list, errors: list) -> str:
             f"{cells} finished cell(s) with results, {len(errors)} failed.")
 
 
-def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
-                 figures: bool | None = None) -> Report:
-    """The report of ``run_dir`` as blocks.
-
-    ``overrides``: ``[report]`` keys given on the command line (``--alpha`` …),
-    parsed by the same parser as the suite's and checked against the run's
-    columns; ``figures`` overrides ``[report] figures``.
-    """
-    run_dir = Path(run_dir)
-    meta = read_meta(run_dir)
-    store = load_store(run_dir)  # one pass over the file
-    stored = store.records(("result", "error"))
-    records = [r for r in stored if r["kind"] == "result"]
-    errors = [r for r in stored if r["kind"] == "error"]
-    columns = list(dict.fromkeys(Column.from_record(r) for r in records))
-    metrics = list(dict.fromkeys(r["metric"] for r in records)) if records else None
-    options = stored_options(run_dir, meta, columns, metrics)
-    datasets = tuple(dict.fromkeys([*meta.get("datasets", ()), *(r["dataset"] for r in records)]))
-    options = parse_report_options(overrides or None, COMMAND_LINE, base=options, columns=columns,
-                                   metrics=metrics, layout=RunLayout(datasets))
-    tables = [t for t in build_tables(records, datasets=meta.get("datasets", ()),
-                                      columns=meta.get("columns", ()))
-              if not options.metrics or t.metric in options.metrics]
-    reference, pairs = resolve(options, records)
-    alpha = options.alpha
-    blocks: list = [Heading(f"anobench report: {meta.get('suite_name', '?')}", 1),
-                    Para(_header(run_dir, meta, records, errors))]
-    blocks.extend(Para(note, em=True) for note in store.notes())
-    if errors:
-        blocks.append(Para(f"{len(errors)} cell(s) failed: " + "; ".join(
-            sorted({e.get('error', '?') for e in errors})[:3]), em=True))
-    if not tables:
-        blocks.append(Para("(no results stored yet)"))
-        return Report(blocks, options, meta, tables)
-    pair_secs = [pair_tests(tables, a, b, alpha=alpha, correction=options.correction)
-                 for a, b in pairs]
-    summary = _summary(pair_secs, alpha)
-    if summary:
-        blocks += [Heading("Summary"), *(Para(x) for x in summary)]
-    blocks.append(Heading("Tables"))
-    for t in tables:
-        tests = table_tests(t, reference, alpha=alpha, correction=options.correction)
-        headers, rows = table_entries(t, options.sem_ddof, tests.marks)
-        blocks.append(TableBlock(headers, rows, title_of(t), table_note(tests, options.sem_ddof), True))
-    if any(pair_secs):
-        blocks += [Heading("Paired tests"), Para(_test_text(alpha))]
-        for secs in pair_secs:
-            if len({s.grid for s in secs}) > 1:
-                by_mm: dict[tuple, list[PairSection]] = {}
-                for s in secs:
-                    by_mm.setdefault((s.metric, s.measure), []).append(s)
-                blocks.extend(_sweep_grid(ss, alpha) for ss in by_mm.values())
-            else:
-                blocks.extend(_pair_grid(s, alpha, options.correction) for s in secs)
-    ranks = rank_tests(tables, alpha=alpha, columns=options.rank_columns)
-    if ranks:
-        blocks.append(Heading("Ranks (Friedman, Nemenyi)"))
-        for s in ranks:
-            blocks.extend(_rank_grids(s))
-    if options.figures if figures is None else figures:
-        if UNAVAILABLE:
-            blocks.append(Para(f"Figures skipped: {UNAVAILABLE}", em=True))
-        else:
-            asked = [_curve_of_row(c, tables) for c in options.curves]
-            curves, missing = curve_figures(run_dir, asked or default_curves(tables),
-                                            required=bool(overrides and "curves" in overrides))
-            if missing and asked:  # the suite's [report] curves: say so, never fail the report
-                blocks.append(Para(f"No ROC/PR curves for {', '.join(map(str, missing))}: no "
-                                   "stored scores for that cell.", em=True))
-            made = (cd_figures(run_dir, ranks)
-                    + rule_figures(run_dir, tables, records, options.sem_ddof)
-                    + sweep_figures(run_dir, tables, pair_secs) + curves)
-            if made:
-                blocks.append(Heading("Figures"))
-                blocks.extend(Image(f.png, f.svg, caption(f)) for f in made)
-    return Report(blocks, options, meta, tables)
+def failed_cells_note(errors: list[dict[str, Any]]) -> str:
+    return (f"{len(errors)} cell(s) failed: "
+            + "; ".join(sorted({e.get("error", "?") for e in errors})[:3]))
 
 
-def write_report(run_dir: Path, fmt: str = "markdown", *, overrides: dict[str, Any] | None = None,
-                 figures: bool | None = None) -> str:
-    """Write report.md and report.html (and report.tex for ``latex``); return the text in ``fmt``.
-
-    Bad options raise :class:`AnobenchError` before anything is written, and a
-    report without results never replaces an existing one.
-    """
-    if fmt not in FORMATS:
-        raise AnobenchError(f"unknown report format {fmt!r}; known: {', '.join(FORMATS)}")
-    run_dir = Path(run_dir)
-    report = build_report(run_dir, overrides=overrides, figures=figures)
-    if not report.tables and (run_dir / "report.md").exists():
-        raise AnobenchError(f"{run_dir}: no results stored yet; the existing report.md and "
-                            "report.html are left as they are")
-    md = to_markdown(report.blocks, run_dir)
-    _write(run_dir / "report.md", md)
-    _write(run_dir / "report.html",
-           to_html(report.blocks, f"anobench: {report.meta.get('suite_name', '')}"))
-    if fmt == "latex":
-        tex = write_as("latex", report.blocks)
-        _write(run_dir / "report.tex", tex)
-        return tex
-    return md if fmt == "markdown" else write_as(fmt, report.blocks, base=run_dir)
+def table_block(tests: TableTests, sem_ddof: int) -> TableBlock:
+    """A result table with its marks and footnote."""
+    headers, rows = table_entries(tests.table, sem_ddof, tests.marks)
+    return TableBlock(headers, rows, title_of(tests.table), table_note(tests, sem_ddof), True)
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise AnobenchError(f"{path}: cannot write the report: {exc}") from None
+def pair_blocks(secs: list[PairSection], alpha: float, correction: str) -> list[TableBlock]:
+    """One pair's tests: a table per metric and measure, or per grid point when there are several."""
+    if len({s.grid for s in secs}) <= 1:
+        return [pair_block(s, alpha, correction) for s in secs]
+    by_mm: dict[tuple, list[PairSection]] = {}
+    for s in secs:
+        by_mm.setdefault((s.metric, s.measure), []).append(s)
+    return [sweep_block(ss, alpha) for ss in by_mm.values()]
+
+
+def missing_curves_note(missing: list[CurveCell]) -> str:
+    return f"No ROC/PR curves for {', '.join(map(str, missing))}: no stored scores for that cell."
+
+
+NO_RESULTS = "(no results stored yet)"

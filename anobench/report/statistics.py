@@ -35,16 +35,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any
 
 import numpy as np
 from scipy import stats as st
 
 from anobench.column import Column, GridPoint
-from anobench.report.options import CORRECTIONS, ReportOptions
+from anobench.report.options import CORRECTIONS
 from anobench.report.tables import MEAN_ROW, Table, metric_order
 
 #: Largest number of non-zero differences (no tied ranks) for an exact p.
@@ -297,36 +296,6 @@ def cd_groups(avg_ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
             runs.append((i, j))
     return [(i, j) for i, j in runs
             if not any(a <= i and j <= b and (a, b) != (i, j) for a, b in runs)]
-
-
-# ------------------------------------------------------------------ what to compare
-
-def default_pairs(records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(expected, single) column pairs of every model scored with both rules, in record order.
-
-    Grid points collapse to the names without a grid part (``vae[beta=0.5]`` -> ``vae``).
-    """
-    by_model: dict[str, dict[str, str]] = {}
-    for r in records:
-        if r.get("rule") in ("expected", "single") and r.get("model"):
-            by_model.setdefault(r["model"], {}).setdefault(
-                r["rule"], Column.from_record(r).base_name)
-    pairs: list[tuple[str, str]] = []
-    for rules in by_model.values():
-        pair = (rules.get("expected"), rules.get("single"))
-        if None not in pair and pair not in pairs and pair[0] != pair[1]:
-            pairs.append(pair)  # type: ignore[arg-type]
-    return pairs
-
-
-def resolve(options: ReportOptions, records: list[dict[str, Any]]
-            ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
-    """The reference column and the pairs to test: the options', else the defaults."""
-    pairs = options.pairs if options.pairs is not None else tuple(default_pairs(records))
-    reference = options.reference
-    if reference is None and pairs:
-        reference = pairs[0][1]
-    return reference, tuple(pairs)
 
 
 # ------------------------------------------------------------------ tests on tables
