@@ -27,3 +27,18 @@ def test_the_bridges_are_registered_as_plugins():
     eps = PYPROJECT["project"]["entry-points"]["anobench"]
     assert eps["pyod"] == "anobench_plugins.pyod_bridge"
     assert eps["sklearn"] == "anobench_plugins.sklearn_bridge"
+
+
+def test_every_package_folder_is_installed():
+    """A non-editable install (tox, CI, users) ships only the packages listed in pyproject:
+    a new subpackage missing from the list imports in an editable checkout and fails everywhere
+    else."""
+    root = Path(__file__).resolve().parent.parent
+    tool = PYPROJECT["tool"]["setuptools"]
+    listed = set(tool["packages"])
+    for name, folder in tool["package-dir"].items():
+        base = root / folder
+        for init in base.rglob("__init__.py"):
+            rel = init.parent.relative_to(base)
+            dotted = ".".join((name, *rel.parts))
+            assert dotted in listed, f"{dotted} ({init.parent}) is not in [tool.setuptools] packages"
