@@ -18,13 +18,15 @@ def _registry():
 def cmd_run(args: argparse.Namespace) -> int:
     from anobench.report import write_report
     from anobench.runner import run_suite
+    from anobench.executors import parse_jobs
     from anobench.suite import load_suite
 
+    jobs = parse_jobs(args.jobs)
     registry = _registry()
     suite = load_suite(args.suite, registry)
     run_dir, failed = run_suite(
         suite, registry, results_root=args.results, data_dir=args.data_dir,
-        device=args.device, resume=args.resume,
+        device=args.device, resume=args.resume, jobs=jobs, executor=args.executor,
     )
     text = write_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(run_dir, text)
@@ -103,6 +105,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                      spec.description])
     for name, spec in sorted(reg.datasets.items()):
         rows.append([name, "dataset", spec.plugin, spec.description])
+    for name, spec in sorted(reg.executors.items()):
+        doc = (spec.cls.__doc__ or "").strip().splitlines()
+        rows.append([name, "executor", spec.plugin, doc[0] if doc else ""])
     print(tabulate(rows, headers=["name", "kind", "plugin", "description"], tablefmt="simple"))
     return 0
 
@@ -170,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                    help="continue a run: skip finished cells (default: the latest run of the suite)")
     r.add_argument("--no-figures", action="store_true", help="skip the report's figures")
+    r.add_argument("--jobs", default="1", metavar="N|auto",
+                   help="work units (cells or cohorts) run at once; auto = CPU cores "
+                        "(default: 1); several CUDA devices are shared out among the workers")
+    r.add_argument("--executor", default=None, metavar="NAME",
+                   help="where units run: local, processes, or an executor plugin "
+                        "(default: local for one job, processes for more)")
     r.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", parents=[fmt],

@@ -58,7 +58,13 @@ def anobench_register_datasets(registry: Registry) -> None:
 
 @hookspec
 def anobench_register_executors(registry: Registry) -> None:
-    """Register cell executors (reserved: local sequential is built in)."""
+    """Register executors with ``registry.add_executor(name, cls)``.
+
+    An executor runs the runner's work units (a cell or a cohort of cells),
+    here or elsewhere, and yields their results back; see
+    :mod:`anobench.executors` for the interface. ``local`` and ``processes``
+    are built in.
+    """
 
 
 @hookspec

@@ -14,6 +14,7 @@ import pluggy
 
 from anobench import hookspecs
 from anobench.errors import AnobenchError, PluginError
+from anobench.executors import BUILTIN_EXECUTORS
 from anobench.registry import Registry
 
 ENTRY_POINT_GROUP = "anobench"
@@ -88,6 +89,9 @@ _HOOKS = (
 def build_registry(pm: pluggy.PluginManager) -> Registry:
     """Call every registration hook, one plugin at a time, so errors name it."""
     registry = Registry()
+    registry.current_plugin = "anobench"
+    for name, cls in BUILTIN_EXECUTORS.items():  # core's own, before any plugin's
+        registry.add_executor(name, cls)
     for hook_name in _HOOKS:
         caller = getattr(pm.hook, hook_name)
         for impl in caller.get_hookimpls():  # registration order (entry points first)

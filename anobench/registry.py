@@ -1,4 +1,4 @@
-"""The registry of detectors, scoring rules and datasets provided by plugins.
+"""The registry of detectors, scoring rules, datasets and executors provided by plugins.
 
 Components are added through the hooks in :mod:`anobench.hookspecs`. The
 registry records which plugin provided each one, refuses duplicate names and
@@ -128,6 +128,13 @@ class DetectorTable(dict):
             return default
 
 
+@dataclass(frozen=True)
+class ExecutorSpec:
+    name: str
+    cls: type
+    plugin: str
+
+
 class Registry:
     """Named detectors, scoring rules and datasets, each with its plugin."""
 
@@ -136,7 +143,7 @@ class Registry:
         self.detector_families: dict[str, DetectorFamily] = {}
         self.rules: dict[str, RuleSpec] = {}
         self.datasets: dict[str, DatasetSpec] = {}
-        self.executors: dict[str, Any] = {}
+        self.executors: dict[str, ExecutorSpec] = {}
         self.reporters: dict[str, Any] = {}
         #: Name of the plugin whose hook is running (set by the plugin manager).
         self.current_plugin = "<direct>"
@@ -295,6 +302,15 @@ class Registry:
             description=description or _first_line(loader.__doc__),
         )
 
+    def add_executor(self, name: str, cls: type) -> None:
+        """Register an executor class under ``name`` (see :mod:`anobench.executors`)."""
+        plugin = self.current_plugin
+        self._check_name("executor", name, self.executors)
+        if not inspect.isclass(cls) or not callable(getattr(cls, "map", None)):
+            raise PluginError(f"plugin {plugin!r}: executor {name!r} must be a class with a "
+                              "map(fn, units) method")
+        self.executors[name] = ExecutorSpec(name=name, cls=cls, plugin=plugin)
+
     # -- lookup -----------------------------------------------------------
     def detector(self, name: str) -> DetectorSpec:
         """The detector ``name`` (a family name is made on first use).
@@ -323,6 +339,9 @@ class Registry:
 
     def dataset(self, name: str) -> DatasetSpec:
         return _lookup("dataset", name, self.datasets)
+
+    def executor(self, name: str) -> ExecutorSpec:
+        return _lookup("executor", name, self.executors)
 
 
 def _lookup(kind: str, name: str, table: dict[str, Any]) -> Any:

@@ -7,15 +7,15 @@ one posterior draw of that model, so rule comparisons are paired.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import json
 import logging
 import platform
 import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,18 +23,12 @@ import numpy as np
 
 import anobench
 from anobench.api import LabeledData
-from anobench.classes import normal_name, resolve_classes, resolve_label
+from anobench.classes import resolve_classes, resolve_label
 from anobench.deadline import CellTimeout, deadline
 from anobench.errors import AnobenchError, DataError, SuiteError
+from anobench.executors import Executor
 from anobench.metrics import candidate_metrics, check_scores, compute_metrics, oracle_pick
-from anobench.protocol import (
-    check_test_set,
-    derive_seed,
-    largest_fitting_ratio,
-    normal_key,
-    one_class_split,
-    test_set_sizes,
-)
+from anobench.protocol import check_test_set, largest_fitting_ratio, normal_key, test_set_sizes
 from anobench.registry import Registry
 from anobench.scores import save_scores
 from anobench.store import (
@@ -50,34 +44,12 @@ from anobench.store import (
     write_meta,
 )
 from anobench.suite import DetectorConfig, Suite
+from anobench.units import (
+    CellOutcome, CellTask, ModelGroup, WorkUnit, instantiate, model_groups, suite_cells, work_units,
+    worker_registry,
+)
 
 log = logging.getLogger("anobench.runner")
-
-
-@dataclass(frozen=True)
-class ModelGroup:
-    """Detector configs that share one trained model."""
-
-    key: str
-    name: str
-    cls: type
-    params: dict[str, Any]
-    configs: tuple[DetectorConfig, ...]
-
-
-def model_groups(suite: Suite, registry: Registry) -> list[ModelGroup]:
-    groups: dict[str, list[DetectorConfig]] = {}
-    for cfg in suite.detectors:
-        cls = registry.detectors[cfg.name].cls
-        ident = json.dumps([cls.__module__, cls.__qualname__, cfg.params], sort_keys=True, default=str)
-        groups.setdefault(ident, []).append(cfg)
-    out = []
-    for ident, cfgs in groups.items():
-        short = hashlib.sha256(ident.encode()).hexdigest()[:10]
-        first = cfgs[0]
-        out.append(ModelGroup(f"{first.point}-{short}", first.name,
-                              registry.detectors[first.name].cls, first.params, tuple(cfgs)))
-    return out
 
 
 def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, LabeledData]:
@@ -227,18 +199,6 @@ def _fmt_secs(s: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def _instantiate(group: ModelGroup, seed: int, device: str | None):
-    import inspect
-
-    accepted = inspect.signature(group.cls.__init__).parameters
-    params = dict(group.params)
-    if "random_state" in accepted and params.get("random_state") is None:
-        params["random_state"] = seed
-    if device and "device" in accepted and params.get("device") in (None, "auto"):
-        params["device"] = device
-    return group.cls(**params)
-
-
 def samples_read(cfg: DetectorConfig, rules: dict[str, Any]) -> int:
     """Posterior samples the rules of one suite entry read (at most its ``n_samples``)."""
     need = 0
@@ -271,12 +231,20 @@ def oracle_scores(rule: Any, draw: Any, measure: str, y: np.ndarray, metrics: tu
     return dict(scores=rows[picked[metrics[0]]], values=values, picked=picked)
 
 
-def run_cell(group, split, registry, suite, seeds, device) -> tuple[list[dict], dict]:
-    """Fit one model on one split and score every column; raise on failure."""
-    det = _instantiate(group, seeds["model"], device)
-    t0 = time.perf_counter()
-    det.fit(split.X_train, split.X_val)
-    fit_s = time.perf_counter() - t0
+def run_cell(group, split, registry, suite, seeds, device,
+             fitted=None) -> tuple[list[dict], dict]:
+    """Fit one model on one split and score every column; raise on failure.
+
+    ``fitted = (detector, fit_seconds)`` skips the fit (the detector was
+    trained already, e.g. in a cohort).
+    """
+    if fitted is None:
+        det = instantiate(group, seeds["model"], device)
+        t0 = time.perf_counter()
+        det.fit(split.X_train, split.X_val)
+        fit_s = time.perf_counter() - t0
+    else:
+        det, fit_s = fitted
     info = jsonable(dict(det.fit_info()), "fit_info()") if callable(
         getattr(det, "fit_info", None)) else {}
     n = len(split.y_test)
@@ -335,8 +303,16 @@ def run_suite(
     resume: str | Path | bool | None = None,
     stream: TextIO | None = None,
     on_cell: Callable[[dict], None] | None = None,
+    jobs: int = 1,
+    executor: str | Executor | None = None,
 ) -> tuple[Path, int]:
-    """Run every cell not yet done; return ``(run_dir, n_failed_cells)``."""
+    """Run every cell not yet done; return ``(run_dir, n_failed_cells)``.
+
+    ``jobs`` work units run at once on ``executor``: a registered executor's
+    name (default ``local`` for one job, ``processes`` for more), or an
+    executor instance, which the caller closes. Records are the same whatever
+    the executor; only the order of cell blocks in the file may differ.
+    """
     out = stream or sys.stderr
     datasets = load_datasets(suite, registry, data_dir)
     suite = resolve_suite_classes(suite, datasets)
@@ -344,6 +320,9 @@ def run_suite(
     check_data_fit(suite, registry, datasets)
     groups = model_groups(suite, registry)
     dev = resolve_device(device or suite.device) if _needs_device(groups) else None
+    owned = not isinstance(executor, Executor)
+    ex = make_executor(registry, executor, jobs, _cuda_devices(dev, jobs)) if owned else executor
+    run = dict(dev=dev, out=out, on_cell=on_cell, executor=ex, owned=owned, jobs=jobs)
 
     ident = run_identity(suite.sha256, suite.seed)
     if resume:
@@ -364,8 +343,8 @@ def run_suite(
             skip = stored.done()
             meta.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S"))
             write_meta(run_dir, meta)
-            return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, skip, dev,
-                                       out, on_cell, writer)
+            return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, skip, writer,
+                                       **run)
         try:
             write_meta(run_dir, {
                 "suite_name": suite.name, "suite_path": suite.path,
@@ -374,14 +353,14 @@ def run_suite(
                 "code_version": _code_version(), "packages": _versions(),
                 "python": platform.python_version(), "platform": platform.platform(),
                 "device": dev or "cpu", "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "argv": sys.argv,
+                "argv": sys.argv, "executor": type(ex).name, "jobs": jobs,
                 # the suite's order of datasets and columns, for the report's tables
                 "datasets": [d.label for d in suite.datasets],
                 "columns": list(dict.fromkeys(c.name for d in suite.detectors
                                               for c in d.columns)),
             })
-            return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, set(), dev,
-                                       out, on_cell, writer)
+            return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, set(), writer,
+                                       **run)
         except BaseException:
             discard_if_empty(run_dir)
             raise
@@ -399,80 +378,107 @@ def discard_if_empty(run_dir: Path) -> None:
         pass  # other runs of the suite live there
 
 
-def _run_cells(suite, registry, datasets, groups, run_dir, skip, dev, out, on_cell,
-               writer: RunWriter) -> int:
-    """Run the cells not in ``skip``; return the number of failed cells."""
-    cells = []
-    for entry in suite.datasets:
-        data = datasets[entry.label]
-        for normal in entry.classes or data.classes:
-            for rep in range(suite.repetitions):
-                for group in groups:
-                    cid = f"{entry.label}/{normal_key(normal)}/{rep}/{group.key}"
-                    cells.append((entry, normal, rep, group, cid))
+def execute_unit(unit: WorkUnit) -> list[CellOutcome]:
+    """Run every cell of ``unit``; a failing plugin becomes that cell's error."""
+    out = []
+    for task in unit.tasks:
+        spec = unit.registry.detectors[task.group.name]
+        try:
+            with deadline(unit.suite.cell_timeout):
+                records, timing = run_cell(task.group, task.split, unit.registry, unit.suite,
+                                           task.seeds, unit.device)
+            # refuse here what the store could not encode (the driver encodes it again)
+            encode_block(task.cid, records, _marker(timing), None)
+        except (Exception, SystemExit, CellTimeout) as exc:  # noqa: BLE001 - a plugin failed
+            out.append(CellOutcome(task.cid, error=f"detector {task.group.name!r} (plugin "
+                                                   f"{spec.plugin!r}): {type(exc).__name__}: {exc}"))
+            continue
+        out.append(CellOutcome(task.cid, records, timing))
+    return out
+
+
+def _marker(timing: dict) -> dict:
+    return dict(status="ok", fit_seconds=timing["fit_seconds"],
+                score_seconds=timing["score_seconds"], fit_info=timing["info"])
+
+
+def _cuda_devices(dev: str | None, jobs: int) -> list[str]:
+    """CUDA device indices to share out among ``jobs`` workers (empty: nothing to share)."""
+    if dev != "cuda" or jobs < 2:
+        return []
+    import os
+
+    import torch
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [d.strip() for d in visible.split(",") if d.strip()] if visible else \
+        [str(i) for i in range(torch.cuda.device_count())]
+    return ids if len(ids) > 1 else []
+
+
+def make_executor(registry: Registry, name: str | None, jobs: int, devices: list[str]) -> Executor:
+    """The executor ``name`` (default: ``local`` for one job, else ``processes``)."""
+    name = name or ("local" if jobs == 1 else "processes")
+    try:
+        spec = registry.executor(name)
+    except KeyError as exc:
+        raise AnobenchError(f"--executor: {exc.args[0]}") from None
+    return spec.cls(jobs=jobs, devices=devices)
+
+
+def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWriter, *, dev, out,
+               on_cell, executor, owned, jobs) -> int:
+    """Run the cells not in ``skip`` on ``executor``; return the number of failed cells."""
+    cells = suite_cells(suite, datasets, groups)
     todo = [c for c in cells if c[4] not in skip]
     print(f"anobench: suite {suite.name!r}: {len(cells)} cells ({len(cells) - len(todo)} done "
-          f"earlier), device {dev or 'cpu'}, results in {run_dir}", file=out, flush=True)
-
-    split_cache: dict[tuple, Any] = {}
+          f"earlier), device {dev or 'cpu'}, results in {run_dir}"
+          + (f", {jobs} jobs ({type(executor).name})" if jobs > 1 else ""), file=out, flush=True)
     failed = 0
+    k = 0
     start = time.perf_counter()
-    for k, (entry, normal, rep, group, cid) in enumerate(todo, 1):
-        data = datasets[entry.label]
-        nk = normal_key(normal)
-        seeds = {
-            "split": derive_seed(suite.seed, entry.label, nk, "split"),
-            "anomalies": derive_seed(suite.seed, entry.label, nk, rep, "anomalies"),
-            "model": derive_seed(suite.seed, entry.label, nk, rep, "model"),
-            "draw": derive_seed(suite.seed, entry.label, nk, rep, "draw"),
-        }
-        skey = (entry.label, nk, rep)
-        if skey not in split_cache:
-            split_cache.clear()
-            split_cache[skey] = one_class_split(
-                data, normal, anomaly_ratio=entry.anomaly_ratio, val_fraction=suite.val_fraction,
-                split_seed=seeds["split"], anomaly_seed=seeds["anomalies"],
-                anomalies=entry.anomalies)
-        split = split_cache[skey]
-        base = dict(cell=cid, dataset=entry.label, normal=nk, repetition=rep, seed=seeds["model"],
-                    n_test=len(split.y_test), n_anomalies=split.n_anomalies,
-                    model=group.key)
-        if data.class_names:
-            base["class_name"] = normal_name(data, normal)
-        spec = registry.detectors[group.name]
-        try:
-            with deadline(suite.cell_timeout):
-                records, timing = run_cell(group, split, registry, suite, seeds, dev)
-            block = encode_block(cid, [dict(base, **r) for r in records], dict(
-                base, status="ok", fit_seconds=timing["fit_seconds"],
-                score_seconds=timing["score_seconds"], fit_info=timing["info"]), writer.run)
-        except KeyboardInterrupt:
-            print(f"\nanobench: interrupted; finished cells are stored. Resume with:\n"
-                  f"  anobench run {suite.path} --resume {run_dir}", file=out, flush=True)
-            raise
-        except (Exception, SystemExit, CellTimeout) as exc:  # noqa: BLE001 - a plugin failed
-            failed += 1
-            msg = f"detector {group.name!r} (plugin {spec.plugin!r}): {type(exc).__name__}: {exc}"
-            writer.write(encode_block(cid, [dict(base, kind="error", error=msg)],
-                                      dict(base, status="error"), writer.run))
-            print(f"[{k}/{len(todo)}] {entry.label} class {nk} rep {rep} {group.name}: "
-                  f"FAILED: {msg}", file=out, flush=True)
-            continue
-        save_scores(run_dir, cid, split.y_test, timing["scores"])  # before the records block
-        writer.write(block)
-        elapsed = time.perf_counter() - start
-        eta = elapsed / k * (len(todo) - k)
-        auc = [r["value"] for r in records if r["metric"] == suite.metrics[0]]
-        extra = ""
-        if "epochs" in timing["info"]:
-            extra = f" ({timing['info']['epochs']} epochs)"
-        print(f"[{k}/{len(todo)}] {entry.label} class {nk} rep {rep} {group.configs[0].point}: "
-              f"fit {timing['fit_seconds']:.1f}s{extra}, score {timing['score_seconds']:.1f}s, "
-              f"{suite.metrics[0]} {np.mean(auc):.3f} | elapsed {_fmt_secs(elapsed)} "
-              f"ETA {_fmt_secs(eta)}", file=out, flush=True)
-        if on_cell:
-            on_cell(base)
+    units = work_units(todo, datasets, worker_registry(registry), suite, dev)
+    try:
+        with executor if owned else contextlib.nullcontext():
+            for unit, outcomes in executor.map(execute_unit, units):
+                for task, res in zip(unit.tasks, outcomes):
+                    k += 1
+                    failed += _store(run_dir, writer, task, res, suite, out, k, len(todo), start)
+                    if on_cell:
+                        on_cell(task.base)
+    except KeyboardInterrupt:
+        print(f"\nanobench: interrupted; finished cells are stored. Resume with:\n"
+              f"  anobench run {suite.path} --resume {run_dir}", file=out, flush=True)
+        raise
     if failed:
         print(f"anobench: {failed} cell(s) failed; their errors are in {run_dir / 'records.jsonl'}",
               file=out, flush=True)
     return failed
+
+
+def _store(run_dir: Path, writer: RunWriter, task: CellTask, res: CellOutcome, suite: Suite,
+           out: TextIO, k: int, total: int, start: float) -> int:
+    """Write one cell's outcome to the store and print its progress line; 1 if it failed."""
+    base, cid = task.base, task.cid
+    label = f"[{k}/{total}] {base['dataset']} class {base['normal']} rep {base['repetition']}"
+    if res.error is not None:
+        writer.write(encode_block(cid, [dict(base, kind="error", error=res.error)],
+                                  dict(base, status="error"), writer.run))
+        print(f"{label} {task.group.name}: FAILED: {res.error}", file=out, flush=True)
+        return 1
+    timing, records = res.timing, res.records
+    block = encode_block(cid, [dict(base, **r) for r in records], dict(base, **_marker(timing)),
+                         writer.run)
+    save_scores(run_dir, cid, task.split.y_test, timing["scores"])  # before the records block
+    writer.write(block)
+    elapsed = time.perf_counter() - start
+    eta = elapsed / k * (total - k)
+    auc = [r["value"] for r in records if r["metric"] == suite.metrics[0]]
+    extra = ""
+    if "epochs" in timing["info"]:
+        extra = f" ({timing['info']['epochs']} epochs)"
+    print(f"{label} {task.group.configs[0].point}: "
+          f"fit {timing['fit_seconds']:.1f}s{extra}, score {timing['score_seconds']:.1f}s, "
+          f"{suite.metrics[0]} {np.mean(auc):.3f} | elapsed {_fmt_secs(elapsed)} "
+          f"ETA {_fmt_secs(eta)}", file=out, flush=True)
+    return 0
