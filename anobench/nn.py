@@ -199,6 +199,23 @@ class EnergyNet(nn.Module):
         return prior - self.encoder(x).sum(dim=1)
 
 
+def describe(model: nn.Module) -> dict[str, object]:
+    """What a network is, for ``fit_info``: kind, parameter count and layer widths.
+
+    ``kind`` is ``"conv"`` (images, :class:`ConvBody`), ``"mlp"`` (feature
+    vectors, :class:`MLPBody`) or ``"other"``; ``parameters`` the number of
+    trainable values; ``widths`` the output channels / features of every
+    convolution and dense layer in order (encoder, heads, decoder), e.g.
+    ``[32, 32, 1568, 32, 32, 1568, 32, 32, 1]`` for the authors' VAE at 28×28.
+    """
+    kinds = {type(m) for m in model.modules()}
+    kind = "conv" if ConvBody in kinds else "mlp" if MLPBody in kinds else "other"
+    widths = [m.out_channels if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) else m.out_features
+              for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    return {"kind": kind, "parameters": int(sum(p.numel() for p in model.parameters())),
+            "widths": widths}
+
+
 def keras_init_(module: nn.Module, generator: torch.Generator) -> nn.Module:
     """Initialise like Keras: Glorot-uniform weights, zero biases (in place)."""
     with torch.no_grad():

@@ -13,7 +13,7 @@ from torch import nn
 
 from anobench.api import Detector
 from anobench.errors import DataError
-from anobench.nn import keras_init_
+from anobench.nn import describe, keras_init_
 from anobench.training import (
     LossFn, TrainConfig, TrainResult, as_tensor, fit_model, make_generator, resolve_device,
     seeds_from, torch_threads,
@@ -103,4 +103,7 @@ class TorchDetector(Detector):
         result = getattr(self, "train_result_", None)
         info = result.info() if result is not None else {}
         info["device"] = getattr(self, "device_", None)
+        model = getattr(self, "model_", None)
+        if isinstance(model, nn.Module):
+            info["network"] = describe(model)
         return info

@@ -51,6 +51,9 @@ def test_fit_score_is_finite_and_reproducible(cls, extra, digits):
     info = a.fit_info()
     assert info["epochs"] == 2 and info["device"] == "cpu"
     assert {"best_val_loss", "last_val_loss", "stopped_early"} <= set(info)
+    net = info["network"]  # which network and how big
+    assert net["kind"] == "conv" and net["widths"][:3] == [8, 8, 8 * 2 * 2]
+    assert net["parameters"] == sum(p.numel() for p in a.model_.parameters()) > 1000
 
 
 @pytest.mark.parametrize("cls", [AEDetector, VAEDetector, DSEBMDetector])
@@ -59,6 +62,9 @@ def test_mlp_variant_on_feature_vectors(cls):
     X = rng.uniform(0, 1, (80, 5)).astype(np.float32)
     det = cls(random_state=0, hidden=16, **TINY).fit(X[:60], X[60:])
     assert det.score(X).shape == (80,)
+    net = det.fit_info()["network"]
+    assert net["kind"] == "mlp" and net["widths"][:2] == [16, 16]
+    assert net["parameters"] == sum(p.numel() for p in det.model_.parameters())
 
 
 def test_nan_in_data_is_refused(digits):

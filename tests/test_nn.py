@@ -72,3 +72,14 @@ def test_energy_is_half_squared_distance_minus_feature_sum():
     x = torch.rand(3, 1, 8, 8)
     expected = 0.5 * ((x - 0.25) ** 2).flatten(1).sum(1) - net.encoder(x).sum(1)
     torch.testing.assert_close(net(x), expected)
+
+
+def test_describe_the_authors_vae_at_28x28():
+    from anobench.nn import VAENet, describe
+
+    net = VAENet((1, 28, 28), latent_dim=32, filters=32)
+    info = describe(net)
+    assert info["kind"] == "conv"
+    assert info["widths"] == [32, 32, 1568, 32, 32, 1568, 32, 32, 1]
+    assert info["parameters"] == sum(p.numel() for p in net.parameters()) == 2_640_705
+    assert describe(VAENet((6,), latent_dim=2, hidden=16))["kind"] == "mlp"
