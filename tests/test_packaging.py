@@ -42,3 +42,28 @@ def test_every_package_folder_is_installed():
             rel = init.parent.relative_to(base)
             dotted = ".".join((name, *rel.parts))
             assert dotted in listed, f"{dotted} ({init.parent}) is not in [tool.setuptools] packages"
+
+
+def _minimum(requirements, name):
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    for text in requirements:
+        req = Requirement(text)
+        if req.name == name:
+            lows = [Version(s.version) for s in req.specifier if s.operator in (">=", "==", "~=")]
+            assert lows, f"{text}: no lower bound"
+            return max(lows)
+    raise AssertionError(f"{name} is not pinned")
+
+
+def test_scipy_pin_covers_what_the_code_and_the_tests_use():
+    import scipy
+    from packaging.version import Version
+
+    runtime = _minimum(PYPROJECT["project"]["dependencies"], "scipy")
+    # scipy >= 1.15 honours method="exact" with zero differences (scipy < 1.15 switched to the
+    # normal approximation), which tests/test_statistics.py compares anobench's exact p-values with;
+    # the report uses wilcoxon(method="asymptotic") and bootstrap(rng=), both new in 1.15
+    assert runtime >= Version("1.15")
+    assert Version(scipy.__version__) >= runtime
