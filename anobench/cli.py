@@ -27,6 +27,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir, failed = run_suite(
         suite, registry, results_root=args.results, data_dir=args.data_dir,
         device=args.device, resume=args.resume, jobs=jobs, executor=args.executor,
+        executor_options={"address": args.address} if args.address else None,
     )
     text = write_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(run_dir, text)
@@ -178,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--jobs", default="1", metavar="N|auto",
                    help="work units (cells or cohorts) run at once; auto = CPU cores "
                         "(default: 1); several CUDA devices are shared out among the workers")
+    r.add_argument("--address", default=None, metavar="ADDR",
+                   help="with --executor ray: the Ray cluster to use (host:port of its head, or "
+                        "auto; default: $RAY_ADDRESS, else a local Ray instance)")
     r.add_argument("--executor", default=None, metavar="NAME",
                    help="where units run: local, processes, or an executor plugin "
                         "(default: local for one job, processes for more)")

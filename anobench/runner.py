@@ -305,6 +305,7 @@ def run_suite(
     on_cell: Callable[[dict], None] | None = None,
     jobs: int = 1,
     executor: str | Executor | None = None,
+    executor_options: dict[str, Any] | None = None,
 ) -> tuple[Path, int]:
     """Run every cell not yet done; return ``(run_dir, n_failed_cells)``.
 
@@ -312,6 +313,7 @@ def run_suite(
     name (default ``local`` for one job, ``processes`` for more), or an
     executor instance, which the caller closes. Records are the same whatever
     the executor; only the order of cell blocks in the file may differ.
+    ``executor_options`` (e.g. ray's ``address``) go to the executor's constructor.
     """
     out = stream or sys.stderr
     datasets = load_datasets(suite, registry, data_dir)
@@ -321,7 +323,8 @@ def run_suite(
     groups = model_groups(suite, registry)
     dev = resolve_device(device or suite.device) if _needs_device(groups) else None
     owned = not isinstance(executor, Executor)
-    ex = make_executor(registry, executor, jobs, _cuda_devices(dev, jobs)) if owned else executor
+    ex = make_executor(registry, executor, jobs, _cuda_devices(dev, jobs),
+                       **(executor_options or {})) if owned else executor
     run = dict(dev=dev, out=out, on_cell=on_cell, executor=ex, owned=owned, jobs=jobs)
 
     ident = run_identity(suite.sha256, suite.seed)
@@ -416,14 +419,22 @@ def _cuda_devices(dev: str | None, jobs: int) -> list[str]:
     return ids if len(ids) > 1 else []
 
 
-def make_executor(registry: Registry, name: str | None, jobs: int, devices: list[str]) -> Executor:
+def make_executor(registry: Registry, name: str | None, jobs: int, devices: list[str],
+                  **options: Any) -> Executor:
     """The executor ``name`` (default: ``local`` for one job, else ``processes``)."""
     name = name or ("local" if jobs == 1 else "processes")
     try:
         spec = registry.executor(name)
     except KeyError as exc:
         raise AnobenchError(f"--executor: {exc.args[0]}") from None
-    return spec.cls(jobs=jobs, devices=devices)
+    import inspect
+
+    accepted = inspect.signature(spec.cls.__init__).parameters
+    for key in options:
+        if key not in accepted:
+            raise AnobenchError(f"--{key.replace('_', '-')}: executor {name!r} takes no such "
+                                "option")
+    return spec.cls(jobs=jobs, devices=devices, **options)
 
 
 def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWriter, *, dev, out,

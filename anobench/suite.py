@@ -27,7 +27,7 @@ from anobench.report.options import ReportOptions, RunLayout, parse_report_optio
 SUITE_KEYS = {
     "name": str, "description": str, "seed": int, "repetitions": int,
     "anomaly_ratio": float, "anomalies": str, "val_fraction": float, "metrics": list,
-    "device": str, "cell_timeout": float,
+    "device": str, "cell_timeout": float, "resources": dict,
 }
 #: Upper bounds checked at load time, so ``validate`` refuses what ``run`` could not hold.
 MAX_REPETITIONS = 10_000
@@ -40,7 +40,10 @@ DATASET_KEYS = {"name": str, "classes": list, "label": str, "anomaly_ratio": flo
 ANOMALIES = ("ratio", "all")
 DETECTOR_KEYS = {
     "name": str, "label": str, "params": dict, "rules": list, "measures": list, "n_samples": int,
+    "resources": dict,
 }
+#: What one work unit asks a scheduling executor (ray) for: ``cpus`` > 0, ``gpus`` >= 0.
+RESOURCE_KEYS = {"cpus": float, "gpus": float}
 DEVICES = ("auto", "cpu", "cuda")
 #: The dataset that reads a ``path =`` given on an entry whose dataset takes no path.
 FILE_DATASET = "custom"
@@ -76,6 +79,8 @@ class DetectorConfig:
     entry: int = 0  # index of its [[detectors]] entry, for messages
     #: the table columns this grid point writes: one per (rule, measure) it scores
     columns: tuple[Column, ...] = ()
+    #: resources one unit of this detector asks a scheduling executor for (empty: the suite's)
+    resources: dict[str, float] = field(default_factory=dict)
 
     @property
     def point(self) -> str:
@@ -100,6 +105,7 @@ class Suite:
     detectors: tuple[DetectorConfig, ...]
     report: ReportOptions = field(default_factory=ReportOptions)
     cell_timeout: float = 0.0  # seconds a cell may take; 0: no limit
+    resources: dict[str, float] = field(default_factory=dict)  # per unit, for executors like ray
 
 
 class _Ctx:
@@ -258,7 +264,20 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
         description=vals.get("description", ""), seed=seed, repetitions=reps,
         anomaly_ratio=ratio, val_fraction=val_fraction, metrics=metrics, device=device,
         datasets=datasets, detectors=detectors, report=report, cell_timeout=timeout,
+        resources=_resources(ctx, "suite.resources", vals.get("resources", {})),
     )
+
+
+def _resources(ctx: _Ctx, where: str, value: Any) -> dict[str, float]:
+    """``{cpus = 1, gpus = 0.25}``: what one work unit asks a scheduling executor for."""
+    _check_type(ctx, where, value, dict)
+    _check_keys(ctx, where, value, RESOURCE_KEYS)
+    out = {k: _check_type(ctx, f"{where}.{k}", v, float) for k, v in value.items()}
+    if "cpus" in out and not 0 < out["cpus"] <= 1024:
+        raise ctx.fail(f"{where}.cpus", f"must be in (0, 1024], got {out['cpus']:g}")
+    if "gpus" in out and not 0 <= out["gpus"] <= 64:
+        raise ctx.fail(f"{where}.gpus", f"must be in [0, 64], got {out['gpus']:g}")
+    return out
 
 
 def _no_repeats(ctx: _Ctx, where: str, values: Any) -> None:
@@ -388,6 +407,7 @@ def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[Detecto
         label = _check_label(ctx, f"{where}.label",
                              _check_type(ctx, f"{where}.label", entry.get("label", dname), str))
         rules, measures, n_samples, explicit = _rules_for(ctx, where, entry, spec, registry)
+        resources = _resources(ctx, f"{where}.resources", entry.get("resources", {}))
         keys = sorted(params)
         points = 1
         for k in keys:
@@ -405,7 +425,8 @@ def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[Detecto
             _check_values(ctx, f"{where}.params", spec, {**spec.defaults, **point})
             columns = _columns(label, grid_point(grid), rules, measures, explicit, registry)
             out.append(DetectorConfig(dname, label, {**spec.defaults, **point}, rules, measures,
-                                      n_samples, grid, entry=i, columns=columns))
+                                      n_samples, grid, entry=i, columns=columns,
+                                      resources=resources))
     points = [c.point for c in out]
     for col in points:
         if points.count(col) > 1:

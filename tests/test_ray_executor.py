@@ -1,0 +1,157 @@
+"""The ``ray`` executor: a local Ray instance with 2 CPUs gives the local executor's records.
+
+CI installs the ``ray`` extra and sets ``ANOBENCH_REQUIRE_RAY=1``, so there a
+missing Ray fails these tests instead of skipping them.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from anobench.api import Detector
+from anobench.hookspecs import hookimpl
+from anobench.plugins import build_registry, get_plugin_manager
+from anobench.runner import run_suite
+from anobench.store import read_records
+from anobench.suite import parse_suite
+from anobench_plugins.ray_executor import RayExecutor, unit_resources
+
+if os.environ.get("ANOBENCH_REQUIRE_RAY") == "1":
+    import ray
+else:
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'anobench[ray]')")
+
+SUITE = """
+[suite]
+name = "ray-eq"
+seed = 3
+repetitions = 2
+cell_timeout = 120
+resources = { cpus = 1 }
+
+[[datasets]]
+name = "digits"
+classes = [0, 3]
+
+[[detectors]]
+name = "pca"
+params = { n_components = 8 }
+
+[[detectors]]
+name = "vae"
+params = { latent_dim = 4, filters = 4, max_epochs = 3, batch_size = 64, threads = 1 }
+rules = ["single", "expected"]
+measures = ["elbo", "recon"]
+n_samples = 5
+"""
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance with 2 CPUs for the module (the executor reuses it)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             logging_level="WARNING", object_store_memory=200 * 1024 ** 2)
+    yield ray
+    ray.shutdown()
+
+
+def values(run_dir):
+    """Every stored value with the model's fit_info (wall times left out)."""
+    return {(r["cell"], r["column"], r["measure"], r["metric"]):
+            (r["value"], {k: v for k, v in r["fit_info"].items() if "seconds" not in k})
+            for r in read_records(run_dir)}
+
+
+def test_ray_gives_the_records_of_the_local_executor(local_ray, registry, tmp_path):
+    suite = parse_suite(SUITE, str(tmp_path / "s.toml"), registry)
+    local_dir, failed_local = run_suite(suite, registry, results_root=tmp_path / "local",
+                                        device="cpu")
+    ray_dir, failed_ray = run_suite(suite, registry, results_root=tmp_path / "ray", device="cpu",
+                                    executor="ray", jobs=2)
+    assert failed_local == failed_ray == 0
+    a, b = values(local_dir), values(ray_dir)
+    assert len(a) == 4 * (3 + 2 * 2 * 3)  # cells x (pca + vae rules x measures x metrics)
+    assert a == b
+    # the cells ran in Ray workers, not in this process
+    assert local_ray.is_initialized()
+
+
+def test_unit_resources_from_suite_and_detector(registry, tmp_path):
+    text = SUITE.replace("resources = { cpus = 1 }", "resources = { cpus = 2, gpus = 0.25 }")
+    text = text.replace('name = "pca"', 'name = "pca"\nresources = { cpus = 0.5 }')
+    suite = parse_suite(text, str(tmp_path / "s.toml"), registry)
+    pca, vae = suite.detectors
+
+    def unit(suite, cfg):
+        return SimpleNamespace(suite=suite, tasks=[SimpleNamespace(group=SimpleNamespace(
+            configs=(cfg,)))])
+
+    assert unit_resources(unit(suite, pca)) == {"cpus": 0.5, "gpus": 0.25}
+    assert unit_resources(unit(suite, vae)) == {"cpus": 2.0, "gpus": 0.25}
+    bare = parse_suite(SUITE.replace("resources = { cpus = 1 }\n", ""), "s.toml", registry)
+    assert unit_resources(unit(bare, bare.detectors[0])) == {"cpus": 1.0, "gpus": 0.0}
+
+
+class Sleepy(Detector):
+    """Hangs in fit (to check cell_timeout inside a Ray worker)."""
+
+    def __init__(self, *, seconds: float = 60.0, random_state=None):
+        self.seconds = seconds
+        self.random_state = random_state
+
+    def fit(self, X, X_val=None):
+        end = time.monotonic() + self.seconds
+        while time.monotonic() < end:
+            time.sleep(0.05)
+        return self
+
+    def score(self, X):
+        return np.asarray(X).reshape(len(X), -1).sum(1)
+
+
+def test_cell_timeout_in_a_ray_worker_fails_the_cell(local_ray, tmp_path):
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+    plugin = SimpleNamespace(anobench_register_detectors=hookimpl(
+        lambda registry: registry.add_detector("sleepy", Sleepy)))
+    registry = build_registry(get_plugin_manager(extra_plugins=[("sleepyplug", plugin)]))
+    text = """
+[suite]
+name = "ray-timeout"
+repetitions = 1
+cell_timeout = 1
+[[datasets]]
+name = "digits"
+classes = [0]
+[[detectors]]
+name = "sleepy"
+[[detectors]]
+name = "pca"
+params = { n_components = 4 }
+"""
+    suite = parse_suite(text, str(tmp_path / "t.toml"), registry)
+    t0 = time.monotonic()
+    run_dir, failed = run_suite(suite, registry, results_root=tmp_path, executor="ray", jobs=2)
+    assert failed == 1 and time.monotonic() - t0 < 50
+    (err,) = read_records(run_dir, ("error",))
+    assert "CellTimeout: the cell ran longer than cell_timeout = 1 s" in err["error"]
+    assert {r["column"] for r in read_records(run_dir)} == {"pca"}
+
+
+def test_unreachable_cluster_is_one_error(monkeypatch):
+    from anobench.errors import AnobenchError
+
+    ex = RayExecutor(jobs=1, address="ray://127.0.0.1:9")
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: (_ for _ in ()).throw(
+        ConnectionError("could not connect")))
+    with pytest.raises(AnobenchError, match=re.escape(
+            "cannot start or reach the Ray cluster at ray://127.0.0.1:9: ConnectionError")):
+        ex._connect()
