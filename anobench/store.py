@@ -21,7 +21,7 @@ the one expected unparsable line (the next write marks it with a ``torn``
 line); any other line that is not a record of this run is an error naming the
 file and the line. ``meta.json`` holds the suite text and hash, the run's
 identity, code and package versions and the device. One process at a time
-writes a run directory (:class:`RunLock`).
+writes a run directory (:class:`anobench.runlock.RunLock`).
 """
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ import math
 import numbers
 import os
 import secrets
-import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from anobench.errors import AnobenchError
+from anobench.runlock import RunLock
 
 RECORDS = "records.jsonl"
 META = "meta.json"
-LOCK = ".lock"
 #: Format of records.jsonl: 2 = blocks with ids, line counts and run identity.
 STORE_FORMAT = 2
 KINDS = ("result", "error", "cell", "torn")
@@ -183,96 +182,6 @@ def _json_type(value: Any) -> str:
 
 
 # ------------------------------------------------------------------ writing
-
-class RunLock:
-    """One writer per run directory: an exclusive ``flock`` on ``<run_dir>/.lock``.
-
-    The file holds the writer's pid, host and start time for the message a
-    second writer gets. The kernel drops the lock when its process dies, so a
-    lock file left by a killed run is stale and simply taken over.
-    """
-
-    def __init__(self, run_dir: Path) -> None:
-        self.path = Path(run_dir) / LOCK
-        self.fd: int | None = None
-
-    def acquire(self) -> RunLock:
-        import fcntl
-
-        for _ in range(10):
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise AnobenchError(f"{self.path}: cannot create the run's lock file: "
-                                    f"{exc.strerror or exc}") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _read_lock(fd)
-                os.close(fd)
-                raise AnobenchError(
-                    f"{self.path.parent}: another anobench process ({holder}) is writing this "
-                    "run; wait for it to finish (or stop it) and try again") from None
-            except OSError:  # no flock on this file system: fall back to the pid in the file
-                holder = _read_lock(fd)
-                pid, host = _lock_owner(fd)
-                if pid and host == socket.gethostname() and pid != os.getpid() and _alive(pid):
-                    os.close(fd)
-                    raise AnobenchError(f"{self.path.parent}: another anobench process ({holder}) "
-                                        "is writing this run; wait for it to finish") from None
-            try:  # the file may have been removed by a writer finishing meanwhile: retry
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if not same:
-                os.close(fd)
-                continue
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                      "since": time.strftime("%Y-%m-%dT%H:%M:%S")}).encode(), 0)
-            self.fd = fd
-            return self
-        raise AnobenchError(f"{self.path}: cannot take the run's lock (it keeps changing)")
-
-    def release(self) -> None:
-        if self.fd is None:
-            return
-        try:
-            self.path.unlink(missing_ok=True)  # while still holding it
-        except OSError:
-            pass
-        os.close(self.fd)  # drops the flock
-        self.fd = None
-
-    def __enter__(self) -> RunLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _lock_owner(fd: int) -> tuple[int | None, str | None]:
-    try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return int(info.get("pid")), str(info.get("host"))
-    except (ValueError, TypeError, AttributeError, OSError):
-        return None, None
-
-
-def _read_lock(fd: int) -> str:
-    pid, host = _lock_owner(fd)
-    return f"pid {pid} on {host}" if pid else "pid unknown"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def encode_block(cell: str, records: Iterable[dict[str, Any]], marker: dict[str, Any],
                  run: str | None) -> bytes:

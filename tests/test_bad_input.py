@@ -29,7 +29,8 @@ import anobench.cli as cli
 from anobench.api import Detector
 from anobench.hookspecs import hookimpl
 from anobench.plugins import build_registry, get_plugin_manager
-from anobench.store import RECORDS, RunLock, read_records
+from anobench.runlock import RunLock
+from anobench.store import RECORDS, read_records
 
 BASE = """
 [suite]

@@ -17,9 +17,9 @@ from anobench.hookspecs import hookimpl
 from anobench.plugins import build_registry, get_plugin_manager
 from anobench.runner import run_suite
 from anobench.scores import find_cell_scores, safe_cell_id
+from anobench.runlock import RunLock
 from anobench.store import (
     RECORDS,
-    RunLock,
     jsonable,
     load_store,
     read_meta,
@@ -75,7 +75,7 @@ def test_second_writer_is_refused_with_one_line(tiny_suite, registry, tmp_path, 
     capsys.readouterr()
     # another process holds the run: a real second process, as two shells would be
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from anobench.store import RunLock; "
+        [sys.executable, "-c", "import sys, time; from anobench.runlock import RunLock; "
          f"RunLock({str(run_dir)!r}).acquire(); print('locked', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True)
     try:
