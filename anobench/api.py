@@ -65,6 +65,22 @@ class Detector:
     Subclasses declare their parameters as keyword-only ``__init__`` arguments
     with defaults and store them unchanged; ``fit`` sets attributes ending in
     ``_``. ``score`` returns one float per sample, higher = more anomalous.
+
+    Optional capability, **cohort training**: a class that can fit several
+    instances at once (e.g. as one stacked network) defines
+
+    * ``fit_cohort(members, X, X_val=None)`` (classmethod): fits the unfitted
+      ``members`` together and returns, per member, the fitted detector or
+      the exception that ended it; each member must end as ``member.fit(X,
+      X_val)`` would alone (same seeds);
+    * ``cohort_params`` (class attribute): the parameters that may differ
+      between members (``random_state`` always may);
+    * ``cohort_size(device)`` (classmethod): how many members are worth
+      training together on ``"cpu"`` or ``"cuda"`` (1: one by one).
+
+    The runner then groups a class's cells (repetitions, and grid points that
+    differ only in ``cohort_params``) into cohorts; records stay one per cell.
+    Classes without ``fit_cohort`` are fitted one by one.
     """
 
     #: Set by the registry to the registered name.

@@ -22,12 +22,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     from anobench.suite import load_suite
 
     jobs = parse_jobs(args.jobs)
+    cohort = None
+    if args.cohort_size != "auto":
+        try:
+            cohort = int(args.cohort_size)
+        except ValueError:
+            cohort = 0
+        if cohort < 1:
+            raise AnobenchError(f"--cohort-size: expected a positive integer or 'auto', "
+                                f"got {args.cohort_size!r}")
     registry = _registry()
     suite = load_suite(args.suite, registry)
     run_dir, failed = run_suite(
         suite, registry, results_root=args.results, data_dir=args.data_dir,
         device=args.device, resume=args.resume, jobs=jobs, executor=args.executor,
         executor_options={"address": args.address} if args.address else None,
+        cohort_size=cohort,
     )
     text = write_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(run_dir, text)
@@ -185,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--executor", default=None, metavar="NAME",
                    help="where units run: local, processes, or an executor plugin "
                         "(default: local for one job, processes for more)")
+    r.add_argument("--cohort-size", default="auto", metavar="N|auto",
+                   help="train up to N cells of one detector, class and architecture together "
+                        "as one stacked model (1: one by one; default auto: what the detector "
+                        "chose for the device)")
     r.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", parents=[fmt],

@@ -43,6 +43,7 @@ Built in: ``local`` (in this process, one unit after another) and
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
 import sys
@@ -113,8 +114,11 @@ class LocalExecutor(Executor):
             yield unit, fn(unit)
 
 
-def _worker_init(slots: Any, devices: tuple[str, ...], threads: int) -> None:
+def _worker_init(slots: Any, devices: tuple[str, ...], threads: int,
+                 log_level: int | None = None) -> None:
     """Bind a fresh worker to a device slot and a thread budget (before torch starts)."""
+    if log_level is not None:  # the driver logs (e.g. training progress): so do workers
+        logging.basicConfig(level=log_level, format="%(message)s", stream=sys.stderr)
     slot = slots.get()
     if devices:
         os.environ["CUDA_VISIBLE_DEVICES"] = devices[slot % len(devices)]
@@ -153,9 +157,11 @@ class ProcessExecutor(Executor):
         for k in range(self.jobs):
             slots.put(k)
         threads = max(1, available_cores() // self.jobs)
+        root = logging.getLogger()
+        level = root.getEffectiveLevel() if root.handlers else None
         self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx,
                                          initializer=_worker_init,
-                                         initargs=(slots, self.devices, threads))
+                                         initargs=(slots, self.devices, threads, level))
         return self._pool
 
     def map(self, fn, units):

@@ -45,8 +45,8 @@ from anobench.store import (
 )
 from anobench.suite import DetectorConfig, Suite
 from anobench.units import (
-    CellOutcome, CellTask, ModelGroup, WorkUnit, instantiate, model_groups, suite_cells, work_units,
-    worker_registry,
+    CellOutcome, CellTask, ModelGroup, WorkUnit, fit_cohort_unit,
+    instantiate, model_groups, suite_cells, work_units, worker_registry,
 )
 
 log = logging.getLogger("anobench.runner")
@@ -247,6 +247,7 @@ def run_cell(group, split, registry, suite, seeds, device,
         det, fit_s = fitted
     info = jsonable(dict(det.fit_info()), "fit_info()") if callable(
         getattr(det, "fit_info", None)) else {}
+    info.setdefault("cohort_size", 1)
     n = len(split.y_test)
     results: list[dict] = []
     t1 = time.perf_counter()
@@ -306,6 +307,7 @@ def run_suite(
     jobs: int = 1,
     executor: str | Executor | None = None,
     executor_options: dict[str, Any] | None = None,
+    cohort_size: int | None = None,
 ) -> tuple[Path, int]:
     """Run every cell not yet done; return ``(run_dir, n_failed_cells)``.
 
@@ -314,6 +316,8 @@ def run_suite(
     executor instance, which the caller closes. Records are the same whatever
     the executor; only the order of cell blocks in the file may differ.
     ``executor_options`` (e.g. ray's ``address``) go to the executor's constructor.
+    ``cohort_size`` replaces every cohort-capable detector's own choice of how
+    many cells to train together on the device (1: one by one).
     """
     out = stream or sys.stderr
     datasets = load_datasets(suite, registry, data_dir)
@@ -325,7 +329,8 @@ def run_suite(
     owned = not isinstance(executor, Executor)
     ex = make_executor(registry, executor, jobs, _cuda_devices(dev, jobs),
                        **(executor_options or {})) if owned else executor
-    run = dict(dev=dev, out=out, on_cell=on_cell, executor=ex, owned=owned, jobs=jobs)
+    run = dict(dev=dev, out=out, on_cell=on_cell, executor=ex, owned=owned, jobs=jobs,
+               cohort_size=cohort_size)
 
     ident = run_identity(suite.sha256, suite.seed)
     if resume:
@@ -382,14 +387,21 @@ def discard_if_empty(run_dir: Path) -> None:
 
 
 def execute_unit(unit: WorkUnit) -> list[CellOutcome]:
-    """Run every cell of ``unit``; a failing plugin becomes that cell's error."""
+    """Run every cell of ``unit``; a failing plugin becomes that cell's error.
+
+    A unit of several cells is a cohort: their models are fitted together
+    (:func:`anobench.units.fit_cohort_unit`), then each is scored as its cell.
+    """
+    fitted: list[Any] = fit_cohort_unit(unit) if len(unit.tasks) > 1 else [None]
     out = []
-    for task in unit.tasks:
+    for task, fit in zip(unit.tasks, fitted):
         spec = unit.registry.detectors[task.group.name]
         try:
+            if isinstance(fit, Exception):
+                raise fit
             with deadline(unit.suite.cell_timeout):
                 records, timing = run_cell(task.group, task.split, unit.registry, unit.suite,
-                                           task.seeds, unit.device)
+                                           task.seeds, unit.device, fitted=fit)
             # refuse here what the store could not encode (the driver encodes it again)
             encode_block(task.cid, records, _marker(timing), None)
         except (Exception, SystemExit, CellTimeout) as exc:  # noqa: BLE001 - a plugin failed
@@ -438,7 +450,7 @@ def make_executor(registry: Registry, name: str | None, jobs: int, devices: list
 
 
 def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWriter, *, dev, out,
-               on_cell, executor, owned, jobs) -> int:
+               on_cell, executor, owned, jobs, cohort_size) -> int:
     """Run the cells not in ``skip`` on ``executor``; return the number of failed cells."""
     cells = suite_cells(suite, datasets, groups)
     todo = [c for c in cells if c[4] not in skip]
@@ -448,7 +460,7 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWrit
     failed = 0
     k = 0
     start = time.perf_counter()
-    units = work_units(todo, datasets, worker_registry(registry), suite, dev)
+    units = work_units(todo, datasets, worker_registry(registry), suite, dev, cohort_size)
     try:
         with executor if owned else contextlib.nullcontext():
             for unit, outcomes in executor.map(execute_unit, units):

@@ -36,6 +36,36 @@ log = logging.getLogger("anobench.training")
 LossFn = Callable[[nn.Module, torch.Tensor, bool, torch.Generator], torch.Tensor]
 
 
+def no_noise(x: torch.Tensor, train: bool, generator: torch.Generator | None) -> None:
+    """The noise of a deterministic loss: none."""
+    return None
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A per-sample loss whose randomness is drawn apart from the network.
+
+    ``noise(x, train, generator)`` draws whatever random tensor the loss
+    needs for the batch ``x`` (or ``None``); ``loss(model, x, noise, train,
+    **hparams)`` is then a deterministic function of its arguments, returning
+    one value per sample. Split this way, a loss can be evaluated for a
+    stacked cohort of models under :func:`torch.vmap` with each member's
+    noise drawn from its own generator (:mod:`anobench.cohort`). Called as
+    ``objective(model, x, train, generator)`` it is a plain :data:`LossFn`.
+
+    ``hparams`` are the float hyperparameters of the loss that may differ
+    between the members of a cohort (e.g. a VAE's ``beta``).
+    """
+
+    loss: Callable[..., torch.Tensor]
+    noise: Callable[[torch.Tensor, bool, torch.Generator | None], torch.Tensor | None] = no_noise
+    hparams: dict[str, float] = field(default_factory=dict)
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, train: bool,
+                 generator: torch.Generator | None) -> torch.Tensor:
+        return self.loss(model, x, self.noise(x, train, generator), train, **self.hparams)
+
+
 class NonFiniteDataError(DataError):
     """The data given to a detector contains NaN or infinite values."""
 
@@ -140,19 +170,31 @@ class TrainResult:
         return out
 
 
+def adam(params, lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel where torch has one (CPU, CUDA): the same update rule,
+    computed in one pass over each tensor (3-4x faster than the default loop on CPU,
+    measured on the paper's VAE; README, Performance)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
+        return torch.optim.Adam(params, lr=lr)
+
+
 def batched(fn: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor,
             batch_size: int) -> torch.Tensor:
     """Apply ``fn`` to consecutive batches of ``X`` and concatenate the results."""
     return torch.cat([fn(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
 
 
-def _epoch_loss(model, loss_fn, X, batch_size, generator) -> float:
+def _epoch_loss(model, loss_fn, X, batch_size, generator) -> torch.Tensor:
+    """Mean validation loss, left on the device (the caller reads it once per epoch)."""
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=X.device)
     with torch.no_grad():
         for i in range(0, len(X), batch_size):
             total += loss_fn(model, X[i:i + batch_size], False, generator).double().sum()
-    return float(total) / len(X)
+    return total / len(X)
 
 
 def fit_model(model: nn.Module, loss_fn: LossFn, X_train: torch.Tensor,
@@ -182,7 +224,7 @@ def fit_model(model: nn.Module, loss_fn: LossFn, X_train: torch.Tensor,
     """
     start = time.perf_counter()
     gen = make_generator(config.seed, str(X_train.device))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = adam(model.parameters(), config.lr)
     has_val = X_val is not None and len(X_val) > 0
     monitor = "val_loss" if has_val else "train_loss"
     best, best_epoch, best_state, wait = math.inf, 0, None, 0
@@ -205,9 +247,9 @@ def fit_model(model: nn.Module, loss_fn: LossFn, X_train: torch.Tensor,
             loss.backward()
             optimizer.step()
             total += per_sample.detach().double().sum()
-        train_loss = float(total) / n
-        val_loss = _epoch_loss(model, loss_fn, X_val, config.batch_size, gen) if has_val \
-            else train_loss
+        train_t = total / n
+        val_t = _epoch_loss(model, loss_fn, X_val, config.batch_size, gen) if has_val else train_t
+        train_loss, val_loss = torch.stack([train_t, val_t]).tolist()  # the epoch's one sync
         history.append((train_loss, val_loss))
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             raise DivergenceError(

@@ -12,12 +12,16 @@ import hashlib
 import inspect
 import itertools
 import json
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+import numpy as np
 
 from anobench.api import LabeledData
 from anobench.classes import normal_name
+from anobench.deadline import CellTimeout, deadline
 from anobench.protocol import OneClassSplit, derive_seed, normal_key, one_class_split
 from anobench.registry import Registry
 from anobench.suite import DetectorConfig, Suite
@@ -118,15 +122,82 @@ def worker_registry(registry: Registry) -> Registry:
 
 
 def work_units(todo: list[Cell], datasets: dict[str, LabeledData], registry: Registry,
-               suite: Suite, device: str | None) -> Iterator[WorkUnit]:
-    """Work units of the cells still to run, built lazily (with their data splits)."""
+               suite: Suite, device: str | None,
+               cohort_override: int | None = None) -> Iterator[WorkUnit]:
+    """Work units of the cells still to run, built lazily (with their data splits).
+
+    Per (dataset, class), cells whose detector trains in cohorts on this
+    device are grouped by :func:`cohort_key` into units of at most its cohort
+    size (:func:`cohort_size_for`): the repetitions, and grid points that only
+    change the loss. Every other cell is a unit of its own.
+    """
     for _, block in itertools.groupby(todo, key=lambda c: (c[0].label, normal_key(c[1]))):
+        cohorts: dict[tuple, list[CellTask]] = {}
+        sizes: dict[tuple, int] = {}
         for task in cell_tasks(list(block), datasets, suite):
-            yield WorkUnit((task,), registry, suite, device)
+            size = cohort_size_for(task.group.cls, device, cohort_override)
+            if size < 2:
+                yield WorkUnit((task,), registry, suite, device)
+                continue
+            # members must train on the same arrays (cell_tasks shares them when equal)
+            key = (cohort_key(task.group), id(task.split.X_train), id(task.split.X_val))
+            cohorts.setdefault(key, []).append(task)
+            sizes[key] = size
+        for key, members in cohorts.items():
+            for i in range(0, len(members), sizes[key]):
+                yield WorkUnit(tuple(members[i:i + sizes[key]]), registry, suite, device)
+
+
+def cohort_size_for(cls: type, device: str | None, override: int | None = None) -> int:
+    """Cells of detector ``cls`` trained together on ``device`` (1: one by one).
+
+    A detector class opts in with ``fit_cohort`` (see :class:`anobench.api.Detector`)
+    and says what pays on each device with ``cohort_size(device)``;
+    ``override`` (``--cohort-size``) replaces that for every such class.
+    """
+    if not callable(getattr(cls, "fit_cohort", None)):
+        return 1
+    if override is not None:
+        return max(1, int(override))
+    size = getattr(cls, "cohort_size", None)
+    return max(1, int(size(device or "cpu"))) if callable(size) else 1
+
+
+def cohort_key(group: ModelGroup) -> str:
+    """Groups with equal keys may share a cohort: all parameters equal but ``cohort_params``."""
+    varying = set(getattr(group.cls, "cohort_params", ())) | {"random_state"}
+    fixed = {k: v for k, v in group.params.items() if k not in varying}
+    return json.dumps([group.cls.__module__, group.cls.__qualname__, fixed], sort_keys=True,
+                      default=str)
+
+
+def fit_cohort_unit(unit: WorkUnit) -> list[Any]:
+    """Fit a cohort unit's models together: per cell ``(detector, fit_seconds)`` or an exception.
+
+    ``fit_seconds`` is the cohort's wall time divided by its size; the fit may
+    take ``cell_timeout`` seconds per member.
+    """
+    first = unit.tasks[0]
+    try:
+        dets = [instantiate(t.group, t.seeds["model"], unit.device) for t in unit.tasks]
+        t0 = time.perf_counter()
+        with deadline(unit.suite.cell_timeout * len(dets)):
+            out = list(first.group.cls.fit_cohort(dets, first.split.X_train, first.split.X_val))
+        per_member = (time.perf_counter() - t0) / len(dets)
+    except (Exception, SystemExit, CellTimeout) as exc:  # noqa: BLE001 - each cell records it
+        return [exc] * len(unit.tasks)
+    if len(out) != len(dets):
+        exc = ValueError(f"fit_cohort returned {len(out)} results for {len(dets)} members")
+        return [exc] * len(unit.tasks)
+    return [d if isinstance(d, Exception) else (d, per_member) for d in out]
 
 
 def cell_tasks(cells: list[Cell], datasets: dict[str, LabeledData], suite: Suite) -> list[CellTask]:
-    """The tasks of cells of one (dataset, class), with the split of each repetition."""
+    """The tasks of cells of one (dataset, class), with the split of each repetition.
+
+    The repetitions share one training/validation split (the same arrays, so
+    a cohort pickles them once).
+    """
     splits: dict[int, OneClassSplit] = {}
     tasks = []
     for entry, normal, rep, group, cid in cells:
@@ -139,10 +210,15 @@ def cell_tasks(cells: list[Cell], datasets: dict[str, LabeledData], suite: Suite
             "draw": derive_seed(suite.seed, entry.label, nk, rep, "draw"),
         }
         if rep not in splits:
-            splits[rep] = one_class_split(
+            split = one_class_split(
                 data, normal, anomaly_ratio=entry.anomaly_ratio, val_fraction=suite.val_fraction,
                 split_seed=seeds["split"], anomaly_seed=seeds["anomalies"],
                 anomalies=entry.anomalies)
+            if splits:  # the training part depends on (seed, dataset, class) only: share it
+                first = next(iter(splits.values()))
+                if _same(first.X_train, split.X_train) and _same(first.X_val, split.X_val):
+                    split = replace(split, X_train=first.X_train, X_val=first.X_val)
+            splits[rep] = split
         split = splits[rep]
         base = dict(cell=cid, dataset=entry.label, normal=nk, repetition=rep, seed=seeds["model"],
                     n_test=len(split.y_test), n_anomalies=split.n_anomalies, model=group.key)
@@ -150,3 +226,9 @@ def cell_tasks(cells: list[Cell], datasets: dict[str, LabeledData], suite: Suite
             base["class_name"] = normal_name(data, normal)
         tasks.append(CellTask(cid, group, split, seeds, base))
     return tasks
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and bool(np.array_equal(a, b))

@@ -17,9 +17,36 @@ from anobench.losses import (
     LIKELIHOODS, gaussian_kl, log_normal, log_standard_normal, reconstruction_nll, squared_error,
 )
 from anobench.nn import Autoencoder, VAENet
-from anobench.training import batched, make_generator
+from anobench.training import Objective, batched, make_generator
 
-from ._torchbase import SCORE_BATCH, TorchDetector
+from ._torchbase import TorchDetector
+
+
+def ae_loss(model, x, noise, train):
+    """Squared reconstruction error of an :class:`~anobench.nn.Autoencoder`, per sample."""
+    return squared_error(x, torch.sigmoid(model(x)))
+
+
+def vae_noise(latent_dim: int):
+    """The VAE's noise: one standard normal ``eps`` per sample, ``(B, latent_dim)``."""
+
+    def noise(x, train, generator):
+        return torch.randn((len(x), latent_dim), generator=generator, device=x.device,
+                           dtype=x.dtype)
+
+    return noise
+
+
+def vae_loss(likelihood: str):
+    """Negative β-ELBO per sample with the reparametrised ``z = mu + σ·eps``."""
+
+    def loss(model, x, eps, train, beta):
+        mu, logvar = model.encoder(x)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        recon = reconstruction_nll(x, model.decoder(z), likelihood)
+        return recon + beta * gaussian_kl(mu, logvar)
+
+    return loss
 
 
 class AEDetector(TorchDetector):
@@ -31,21 +58,17 @@ class AEDetector(TorchDetector):
                  threads: int = 0, random_state: int | None = None) -> None:
         self._set_params(locals())
 
-    @staticmethod
-    def _loss(model, x, train, generator):
-        return squared_error(x, torch.sigmoid(model(x)))
+    def _network(self):
+        return Autoencoder(self.sample_shape_, self.latent_dim, self.filters, self.hidden)
 
-    def fit(self, X, X_val=None):
-        Xt, Xv, init_seed, train_seed = self._setup(X, X_val)
-        net = Autoencoder(self.sample_shape_, self.latent_dim, self.filters, self.hidden)
-        self.model_ = self._init(net, init_seed)
-        self._train(self.model_, self._loss, Xt, Xv, train_seed)
-        return self
+    def _objective(self):
+        return Objective(ae_loss)
 
     def score(self, X):
         Xt = self._test_tensor(X)
-        with torch.no_grad(), self._threads():
-            err = batched(lambda x: self._loss(self.model_, x, False, None), Xt, SCORE_BATCH)
+        with torch.inference_mode(), self._threads():
+            err = batched(lambda x: ae_loss(self.model_, x, None, False), Xt,
+                          self._score_batch())
         return err.double().cpu().numpy()
 
 
@@ -88,21 +111,19 @@ class VAEDetector(TorchDetector, LatentDetector):
         if not self.beta >= 0:
             raise ValueError(f"parameter beta must be >= 0, got {self.beta!r}")
 
-    def _loss(self, model, x, train, generator):
-        mu, logvar = model.encoder(x)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        z = mu + torch.exp(0.5 * logvar) * eps
-        recon = reconstruction_nll(x, model.decoder(z), self.likelihood)
-        return recon + self.beta * gaussian_kl(mu, logvar)
+    #: beta only weighs the KL term of the loss: models of several betas stack.
+    cohort_params = ("random_state", "beta")
 
-    def fit(self, X, X_val=None):
-        Xt, Xv, init_seed, train_seed = self._setup(X, X_val)
+    def _network(self):
+        return VAENet(self.sample_shape_, self.latent_dim, self.filters, self.hidden)
+
+    def _objective(self):
+        return Objective(vae_loss(self.likelihood), vae_noise(self.latent_dim),
+                         {"beta": float(self.beta)})
+
+    def _check_data(self, Xt):
         if self.likelihood == "bernoulli" and (Xt.min() < 0 or Xt.max() > 1):
             raise DataError("likelihood 'bernoulli' needs data in [0, 1]")
-        net = VAENet(self.sample_shape_, self.latent_dim, self.filters, self.hidden)
-        self.model_ = self._init(net, init_seed)
-        self._train(self.model_, self._loss, Xt, Xv, train_seed)
-        return self
 
     def posterior_draw(self, X: np.ndarray, n_samples: int, seed: int) -> PosteriorDraw:
         """Draw ``q(z|x)`` once for ``X``: error at mu, ``n_samples`` sampled errors, KL, weights.
@@ -115,14 +136,15 @@ class VAEDetector(TorchDetector, LatentDetector):
         lik = self.likelihood
         n = len(Xt)
         gen = make_generator(seed, self.device_)
-        with torch.no_grad(), self._threads():
-            parts = [model.encoder(Xt[i:i + SCORE_BATCH]) for i in range(0, n, SCORE_BATCH)]
+        SB = self._score_batch()
+        with torch.inference_mode(), self._threads():
+            parts = [model.encoder(Xt[i:i + SB]) for i in range(0, n, SB)]
             mu = torch.cat([m for m, _ in parts])
             logvar = torch.cat([lv for _, lv in parts])
             kl = gaussian_kl(mu, logvar)
             recon_mu = torch.cat([
-                reconstruction_nll(Xt[i:i + SCORE_BATCH], model.decoder(mu[i:i + SCORE_BATCH]), lik)
-                for i in range(0, n, SCORE_BATCH)])
+                reconstruction_nll(Xt[i:i + SB], model.decoder(mu[i:i + SB]), lik)
+                for i in range(0, n, SB)])
             std = torch.exp(0.5 * logvar)
             samples = torch.empty((n_samples, n), dtype=torch.float64, device=Xt.device)
             weights = torch.empty((n_samples, n), dtype=torch.float64, device=Xt.device)
@@ -131,9 +153,8 @@ class VAEDetector(TorchDetector, LatentDetector):
                 z = mu + std * torch.randn(mu.shape, generator=gen, device=mu.device,
                                            dtype=mu.dtype)
                 rec = torch.cat([
-                    reconstruction_nll(Xt[i:i + SCORE_BATCH], model.decoder(z[i:i + SCORE_BATCH]),
-                                       lik)
-                    for i in range(0, n, SCORE_BATCH)])
+                    reconstruction_nll(Xt[i:i + SB], model.decoder(z[i:i + SB]), lik)
+                    for i in range(0, n, SB)])
                 samples[ell] = rec.double()
                 log_px = -(rec.double() + const)
                 weights[ell] = (log_px + log_standard_normal(z).double()

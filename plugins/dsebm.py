@@ -13,8 +13,9 @@ import torch
 from anobench.hookspecs import hookimpl
 from anobench.losses import mean_squared_error
 from anobench.nn import EnergyNet
+from anobench.training import Objective
 
-from ._torchbase import SCORE_BATCH, TorchDetector
+from ._torchbase import TorchDetector
 
 SCORES = ("energy", "gradient")
 
@@ -29,14 +30,27 @@ def energy_gradient(model: torch.nn.Module, x: torch.Tensor,
     return energy, grad
 
 
-def score_matching_loss(model: torch.nn.Module, x: torch.Tensor, sigma: float,
-                        generator: torch.Generator | None, train: bool) -> torch.Tensor:
-    """Denoising score-matching loss per sample: ``mean((x̃ − ∂E/∂x̃ − x)²)``."""
-    noisy = x
-    if train and sigma > 0:
-        noisy = x + sigma * torch.randn(x.shape, generator=generator, device=x.device,
-                                        dtype=x.dtype)
-    _, grad = energy_gradient(model, noisy, create_graph=train)
+def dsebm_noise(sigma: float):
+    """Training noise ``N(0, σ²)`` of the input's shape (none for validation)."""
+
+    def noise(x, train, generator):
+        if not (train and sigma > 0):
+            return None
+        return sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+    return noise
+
+
+def score_matching_loss(model: torch.nn.Module, x: torch.Tensor, noise: torch.Tensor | None,
+                        train: bool) -> torch.Tensor:
+    """Denoising score-matching loss per sample: ``mean((x̃ − ∂E/∂x̃ − x)²)``, ``x̃ = x + noise``.
+
+    ``∂E/∂x̃`` comes from :func:`torch.func.grad`, which stays differentiable
+    for the parameters' gradient and also works under :func:`torch.vmap`
+    (cohorts); it gives the same numbers as ``torch.autograd.grad``.
+    """
+    noisy = x if noise is None else x + noise
+    grad = torch.func.grad(lambda y: model(y).sum())(noisy)
     return mean_squared_error(x, noisy.detach() - grad)
 
 
@@ -67,21 +81,17 @@ class DSEBMDetector(TorchDetector):
         if not self.sigma >= 0:
             raise ValueError(f"parameter sigma must be >= 0, got {self.sigma!r}")
 
-    def _loss(self, model, x, train, generator):
-        return score_matching_loss(model, x, self.sigma, generator, train)
+    def _network(self):
+        return EnergyNet(self.sample_shape_, self.latent_dim, self.filters, self.hidden)
 
-    def fit(self, X, X_val=None):
-        Xt, Xv, init_seed, train_seed = self._setup(X, X_val)
-        net = EnergyNet(self.sample_shape_, self.latent_dim, self.filters, self.hidden)
-        self.model_ = self._init(net, init_seed)
-        self._train(self.model_, self._loss, Xt, Xv, train_seed)
-        return self
+    def _objective(self):
+        return Objective(score_matching_loss, dsebm_noise(self.sigma))
 
     def energy(self, X) -> torch.Tensor:
         Xt = self._test_tensor(X)
-        with torch.no_grad():
-            return torch.cat([self.model_(Xt[i:i + SCORE_BATCH])
-                              for i in range(0, len(Xt), SCORE_BATCH)])
+        SB = self._score_batch()
+        with torch.inference_mode():
+            return torch.cat([self.model_(Xt[i:i + SB]) for i in range(0, len(Xt), SB)])
 
     def score(self, X):
         with self._threads():
@@ -92,8 +102,9 @@ class DSEBMDetector(TorchDetector):
             return self.energy(X).double().cpu().numpy()
         Xt = self._test_tensor(X)
         norms = []
-        for i in range(0, len(Xt), SCORE_BATCH):
-            _, grad = energy_gradient(self.model_, Xt[i:i + SCORE_BATCH])
+        SB = self._score_batch()
+        for i in range(0, len(Xt), SB):
+            _, grad = energy_gradient(self.model_, Xt[i:i + SB])
             norms.append(grad.reshape(len(grad), -1).norm(dim=1).detach())
         return torch.cat(norms).double().cpu().numpy()
 

@@ -148,7 +148,7 @@ class Reversed(Executor):
 
     def map(self, fn, units):
         units = list(units)
-        Reversed.calls.append(len(units))
+        Reversed.calls.append(sum(len(u.tasks) for u in units))  # cells
         for unit in reversed(units):
             yield unit, fn(unit)
 
@@ -185,6 +185,8 @@ def test_registry_refuses_a_malformed_or_duplicate_executor():
 @pytest.mark.parametrize("args, fragment", [
     (["--jobs", "0"], "--jobs: expected a positive integer or 'auto', got '0'"),
     (["--executor", "nope"], "--executor: unknown executor 'nope'; known: local, processes"),
+    (["--cohort-size", "0"], "--cohort-size: expected a positive integer or 'auto', got '0'"),
+    (["--cohort-size", "many"], "--cohort-size: expected a positive integer or 'auto', got 'many'"),
 ])
 def test_cli_bad_jobs_or_executor_is_one_line_exit_2(args, fragment, tiny_suite, tmp_path, capsys):
     rc = main(["run", str(tiny_suite), "--results", str(tmp_path), *args])

@@ -16,7 +16,7 @@ from anobench.suite import load_suite
 from anobench.training import NonFiniteDataError
 from anobench_plugins.autoencoders import AEDetector, VAEDetector
 from anobench_plugins.datasets import load_digits
-from anobench_plugins.dsebm import DSEBMDetector, energy_gradient, score_matching_loss
+from anobench_plugins.dsebm import DSEBMDetector, dsebm_noise, energy_gradient, score_matching_loss
 from anobench_plugins.rules import IWAE
 
 TINY = dict(latent_dim=4, filters=8, lr=1e-3, batch_size=64, max_epochs=2, device="cpu")
@@ -204,7 +204,7 @@ def test_score_matching_loss_parameter_gradient_matches_finite_differences(energ
 
     def loss_at() -> torch.Tensor:
         gen = torch.Generator().manual_seed(0)  # same noise every call
-        return score_matching_loss(model, x, 0.5, gen, train=True).sum()
+        return score_matching_loss(model, x, dsebm_noise(0.5)(x, True, gen), train=True).sum()
 
     model.zero_grad()
     loss_at().backward()
@@ -221,7 +221,8 @@ def test_score_matching_loss_parameter_gradient_matches_finite_differences(energ
     assert analytic == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-9)
     # the validation loss (train=False) uses the clean input
     _, grad = energy_gradient(model, x)
-    clean = score_matching_loss(model, x, 0.5, None, train=False)
+    assert dsebm_noise(0.5)(x, False, None) is None
+    clean = score_matching_loss(model, x, None, train=False)
     torch.testing.assert_close(clean, (grad**2).flatten(1).mean(1))
 
 
