@@ -1,0 +1,73 @@
+"""Ratio guards: interleaved timing against a baseline measured in the same process.
+
+A *guard* measures two (or more) variants of the same work alternately in
+one process — A, B, B, A, A, B, … — and compares the median of the
+per-round ratios with a threshold, so that the noise of a shared machine
+(other processes, frequency scaling) hits both sides alike. A guard that
+fails names the ratio, its threshold, the rounds and the command that
+reproduces it.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+class Interleaved:
+    """Time variants alternately; ``round()`` runs each once, in alternating order."""
+
+    def __init__(self, variants: dict[str, Callable[[], object]]) -> None:
+        self.variants = variants
+        self.times: dict[str, list[float]] = {k: [] for k in variants}
+        self._n = 0
+
+    def round(self) -> None:
+        names = list(self.variants)
+        if self._n % 2:
+            names.reverse()
+        self._n += 1
+        for name in names:
+            t0 = time.perf_counter()
+            self.variants[name]()
+            self.times[name].append(time.perf_counter() - t0)
+
+    def run(self, benchmark, rounds: int, warmup: int = 1) -> Interleaved:
+        """``rounds`` timed rounds through pytest-benchmark (after ``warmup`` untimed ones)."""
+        for _ in range(warmup):
+            self.round()
+        self.times = {k: [] for k in self.variants}
+        benchmark.pedantic(self.round, rounds=rounds, iterations=1, warmup_rounds=0)
+        for name, ts in self.times.items():
+            benchmark.extra_info[f"{name}_median_s"] = round(statistics.median(ts), 5)
+        return self
+
+    def ratios(self, num: str, den: str) -> list[float]:
+        return [a / b for a, b in zip(self.times[num], self.times[den])]
+
+
+def guard(benchmark, name: str, ratios: list[float], threshold: float, reproduce: str,
+          *, below: bool = True) -> float:
+    """Store the median ratio in the JSON and fail if it is on the wrong side of ``threshold``."""
+    med = statistics.median(ratios)
+    benchmark.extra_info[name] = round(med, 4)
+    benchmark.extra_info[f"{name}_threshold"] = threshold
+    benchmark.extra_info[f"{name}_rounds"] = [round(r, 4) for r in ratios]
+    sign = "<=" if below else ">="
+    print(f"\n[guard] {name} = {med:.3f} (median of {len(ratios)} interleaved rounds; "
+          f"must be {sign} {threshold})")
+    ok = med <= threshold if below else med >= threshold
+    assert ok, (f"bench guard {name}: median ratio {med:.3f} is not {sign} threshold {threshold} "
+                f"(per-round ratios {[round(r, 3) for r in ratios]}); reproduce: {reproduce}")
+    return med
+
+
+def guards(benchmark, checks: list[tuple[str, list[float], float]], reproduce: str) -> None:
+    """Several ratios of one measurement: store all, then fail naming every one that is over."""
+    failures = []
+    for name, ratios, threshold in checks:
+        try:
+            guard(benchmark, name, ratios, threshold, reproduce)
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, "\n".join(failures)

@@ -1,0 +1,269 @@
+"""Speed guards: ratios measured in one process, interleaved, against a baseline.
+
+Each test times its variants alternately (``benchmarks/conftest.py``:
+:class:`Interleaved`), stores the median per-round ratio in the
+pytest-benchmark JSON (``extra_info``) and fails when it crosses its
+threshold. ``--bench-mode short`` (CI) uses small sizes and few rounds.
+"""
+from __future__ import annotations
+
+import io
+import statistics
+
+import numpy as np
+import pytest
+import torch
+
+from anobench import training
+from anobench.losses import gaussian_kl, reconstruction_nll
+from anobench.nn import VAENet, keras_init_
+from anobench.training import TrainConfig, make_generator
+
+from _guards import Interleaved, guard, guards
+
+REPRO = "tox -e bench -- -k {k} (or: pytest benchmarks --benchmark-only -k {k})"
+
+
+def _repro(k: str, short: bool) -> str:
+    return REPRO.format(k=k) + (" --bench-mode short" if short else "")
+
+
+# -- 1. the trainer against a plain PyTorch loop and a DataLoader loop ------------
+class _Images(torch.utils.data.Dataset):
+    """uint8 images converted one by one with torchvision's ToTensor (the usual recipe)."""
+
+    def __init__(self, images: np.ndarray) -> None:
+        from torchvision.transforms import ToTensor
+
+        self.images = images  # (n, H, W, 1) uint8
+        self.to_tensor = ToTensor()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.to_tensor(self.images[i])
+
+
+def _vae_step(model, opt, xb, eps):
+    """One step of the plain loop: the VAE's loss written out, Adam (torch's default)."""
+    mu, logvar = model.encoder(xb)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    loss = (reconstruction_nll(xb, model.decoder(z), "mse") + gaussian_kl(mu, logvar)).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+def test_bench_trainer_vs_plain_loop(benchmark, short):
+    """anobench's trainer vs a plain in-memory loop vs DataLoader+ToTensor, the paper's VAE.
+
+    Same network (28x28, 32 filters, 32-d latent), data, batch 128, lr, epochs;
+    the trainer runs without a validation set, as the loops do. ``plain`` uses
+    torch's default Adam, ``plain_fused`` the fused Adam the trainer uses, so
+    ``trainer_over_plain_fused`` is the trainer's own overhead.
+    """
+    from anobench_plugins.autoencoders import vae_loss, vae_noise
+
+    n, epochs, rounds = (512, 1, 5) if short else (1024, 2, 9)
+    rng = np.random.default_rng(0)
+    images = (rng.random((n, 28, 28, 1)) * 255).astype(np.uint8)
+    X = torch.from_numpy(images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+    B = 128
+
+    def net():
+        return keras_init_(VAENet((1, 28, 28), 32, 32), make_generator(0))
+
+    def plain(fused=False):
+        model = net()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused or None)
+        g = make_generator(1)
+        for _ in range(epochs):
+            perm = torch.randperm(n, generator=g)
+            for i in range(0, n, B):
+                xb = X[perm[i:i + B]]
+                _vae_step(model, opt, xb, torch.randn((len(xb), 32), generator=g))
+
+    def dataloader():
+        model = net()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        g = make_generator(1)
+        loader = torch.utils.data.DataLoader(_Images(images), batch_size=B, shuffle=True,
+                                             generator=g)
+        for _ in range(epochs):
+            for xb in loader:
+                _vae_step(model, opt, xb, torch.randn((len(xb), 32), generator=g))
+
+    objective = training.Objective(vae_loss("mse"), vae_noise(32), {"beta": 1.0})
+
+    def trainer():
+        training.fit_model(net(), objective, X, None,
+                           TrainConfig(lr=1e-4, batch_size=B, max_epochs=epochs, seed=1))
+
+    run = Interleaved({"plain": plain, "trainer": trainer, "dataloader": dataloader,
+                       "plain_fused": lambda: plain(fused=True)})
+    run.run(benchmark, rounds)
+    benchmark.extra_info["images_per_s_trainer"] = round(
+        n * epochs / statistics.median(run.times["trainer"]))
+    benchmark.extra_info["dataloader_over_plain"] = round(
+        statistics.median(run.ratios("dataloader", "plain")), 4)
+    guards(benchmark, [
+        ("trainer_over_plain", run.ratios("trainer", "plain"), 1.10),
+        ("trainer_over_plain_fused", run.ratios("trainer", "plain_fused"), 1.15),
+    ], _repro("trainer_vs_plain", short))
+
+
+# -- 2. a cohort of 10 against 10 fits one by one ----------------------------------
+def test_bench_cohort_vs_one_by_one(benchmark, registry, short):
+    """Ten VAEs of the quick suite's size (8x8 digits, 16 filters) trained as one cohort
+    vs one after another, on this device, with the strategy the detector picks."""
+    from anobench.units import cohort_size_for
+
+    cls = registry.detector("vae").cls
+    device = training.resolve_device("auto")
+    if cohort_size_for(cls, device) < 2:
+        pytest.skip(f"cohorts do not pay on {device} (cohort size 1): nothing to guard")
+    M, epochs, rounds = (10, 2, 3) if short else (10, 4, 5)
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 1, 8, 8), dtype=np.float32)
+    params = dict(latent_dim=16, filters=16, lr=1e-3, batch_size=32, max_epochs=epochs,
+                  patience=100, threads=1, device=device)
+
+    def members():
+        return [cls(random_state=s, **params) for s in range(M)]
+
+    run = Interleaved({
+        "one_by_one": lambda: [d.fit(X, X[:100]) for d in members()],
+        "cohort": lambda: cls.fit_cohort(members(), X, X[:100]),
+    })
+    run.run(benchmark, rounds)
+    guard(benchmark, "cohort_over_one_by_one", run.ratios("cohort", "one_by_one"), 0.8,
+          _repro("cohort_vs_one_by_one", short))
+
+
+# -- 3. every scoring rule against the multi rule alone ----------------------------
+RULES_SUITE = """
+[suite]
+name = "rules"
+[[datasets]]
+name = "digits"
+[[detectors]]
+name = "vae"
+label = "{label}"
+rules = {rules}
+measures = ["elbo", "recon"]
+n_samples = 100
+"""
+
+
+def test_bench_all_rules_vs_multi(benchmark, registry, short):
+    """Scoring one cell (one posterior draw, L = 100, the reductions, the metrics) with every
+    registered rule vs with ``multi`` alone, on the paper's 28x28 VAE."""
+    from anobench.protocol import OneClassSplit
+    from anobench.runner import run_cell
+    from anobench.suite import parse_suite
+    from anobench.units import model_groups
+
+    n_test, rounds, warmup = (200, 3, 0) if short else (1250, 5, 1)
+    rng = np.random.default_rng(0)
+    X = rng.random((256, 1, 28, 28), dtype=np.float32)
+    y = (np.arange(n_test) % 5 == 0).astype(np.int64)
+    X_test = rng.random((n_test, 1, 28, 28), dtype=np.float32) + 0.2 * y[:, None, None, None]
+    split = OneClassSplit(X, None, X_test.astype(np.float32), y, y)
+    det = registry.detector("vae").cls(max_epochs=1, random_state=0, device="cpu").fit(X)
+    names = sorted(n for n, spec in registry.rules.items() if "elbo" in spec.rule.measures
+                   or "recon" in spec.rule.measures)
+    groups = {}
+    for label, rules in (("all", names), ("multi", ["multi"])):
+        suite = parse_suite(RULES_SUITE.format(label=label, rules=rules), "r.toml", registry)
+        groups[label] = (suite, model_groups(suite, registry)[0])
+    seeds = {"draw": 3}
+
+    def score(label):
+        suite, group = groups[label]
+        return lambda: run_cell(group, split, registry, suite, seeds, "cpu", fitted=(det, 0.0))
+
+    run = Interleaved({"multi": score("multi"), "all": score("all")})
+    run.run(benchmark, rounds, warmup)
+    benchmark.extra_info["rules"] = names
+    guard(benchmark, "all_rules_over_multi", run.ratios("all", "multi"), 1.15,
+          _repro("all_rules_vs_multi", short))
+
+
+# -- 4. the runner's overhead per cell ---------------------------------------------
+OVERHEAD_SUITE = """
+[suite]
+name = "overhead"
+seed = 5
+repetitions = {reps}
+[[datasets]]
+name = "digits"
+classes = [3]
+[[detectors]]
+name = "ae"
+[detectors.params]
+latent_dim = 16
+filters = 16
+lr = 1e-3
+batch_size = 32
+max_epochs = {epochs}
+patience = 100
+threads = 1
+"""
+
+
+def test_bench_runner_overhead_per_cell(benchmark, registry, tmp_path, short):
+    """run_suite (splits, metrics, score files, fsynced records) vs the bare fit+score of the
+    same detector on the same splits; one by one on both sides (cohort size 1)."""
+    from anobench.runner import run_suite
+    from anobench.suite import parse_suite
+    from anobench.units import cell_tasks, instantiate, model_groups, suite_cells
+
+    reps, epochs, rounds = (2, 3, 3) if short else (3, 5, 5)
+    suite = parse_suite(OVERHEAD_SUITE.format(reps=reps, epochs=epochs), "o.toml", registry)
+    datasets = {"digits": registry.dataset("digits").loader(data_dir=None)}
+    tasks = cell_tasks(suite_cells(suite, datasets, model_groups(suite, registry)), datasets,
+                       suite)
+    assert len(tasks) == reps
+
+    def bare():
+        for t in tasks:
+            det = instantiate(t.group, t.seeds["model"], "cpu")
+            det.fit(t.split.X_train, t.split.X_val).score(t.split.X_test)
+
+    def runner():
+        run_suite(suite, registry, results_root=tmp_path, stream=io.StringIO(), cohort_size=1,
+                  device="cpu")
+
+    run = Interleaved({"bare": bare, "runner": runner})
+    run.run(benchmark, rounds)
+    over = [(r - b) / reps for r, b in zip(run.times["runner"], run.times["bare"])]
+    benchmark.extra_info["overhead_ms_per_cell"] = round(1000 * statistics.median(over), 1)
+    guard(benchmark, "runner_over_bare", run.ratios("runner", "bare"), 1.25,
+          _repro("runner_overhead", short))
+
+
+# -- 5. the quick suite end to end (full mode only) --------------------------------
+def test_bench_quick_suite_jobs(benchmark, registry, tmp_path, short):
+    """The quick suite end to end with --jobs 1 and --jobs 2 (interleaved), same records."""
+    if short:
+        pytest.skip("full mode only (minutes)")
+    from pathlib import Path
+
+    from anobench.executors import available_cores
+    from anobench.runner import run_suite
+    from anobench.suite import load_suite
+
+    suite = load_suite(Path(__file__).resolve().parent.parent / "suites" / "quick.toml", registry)
+    jobs = min(2, available_cores())
+
+    def go(j):
+        return lambda: run_suite(suite, registry, results_root=tmp_path / f"j{j}",
+                                 stream=io.StringIO(), jobs=j)
+
+    run = Interleaved({"jobs1": go(1), f"jobs{jobs}": go(jobs)})
+    run.run(benchmark, 2, warmup=0)
+    benchmark.extra_info["quick_suite_s_jobs1"] = round(statistics.median(run.times["jobs1"]), 1)
+    if jobs > 1:
+        guard(benchmark, "jobs2_over_jobs1", run.ratios("jobs2", "jobs1"), 1.0,
+              _repro("quick_suite_jobs", short))
