@@ -236,7 +236,9 @@ def run_cell(group, split, registry, suite, seeds, device,
     """Fit one model on one split and score every column; raise on failure.
 
     ``fitted = (detector, fit_seconds)`` skips the fit (the detector was
-    trained already, e.g. in a cohort).
+    trained already); ``(detector, fit_seconds, cohort_size)`` when it was
+    trained in a cohort, whose size ``fit_info`` then records (unless the
+    detector reports it itself).
     """
     if fitted is None:
         det = instantiate(group, seeds["model"], device)
@@ -244,10 +246,11 @@ def run_cell(group, split, registry, suite, seeds, device,
         det.fit(split.X_train, split.X_val)
         fit_s = time.perf_counter() - t0
     else:
-        det, fit_s = fitted
+        det, fit_s, *cohort = fitted
     info = jsonable(dict(det.fit_info()), "fit_info()") if callable(
         getattr(det, "fit_info", None)) else {}
-    info.setdefault("cohort_size", 1)
+    if fitted is not None and cohort:
+        info.setdefault("cohort_size", cohort[0])
     n = len(split.y_test)
     results: list[dict] = []
     t1 = time.perf_counter()

@@ -172,7 +172,8 @@ def cohort_key(group: ModelGroup) -> str:
 
 
 def fit_cohort_unit(unit: WorkUnit) -> list[Any]:
-    """Fit a cohort unit's models together: per cell ``(detector, fit_seconds)`` or an exception.
+    """Fit a cohort unit's models together: per cell ``(detector, fit_seconds, cohort_size)``
+    or an exception.
 
     ``fit_seconds`` is the cohort's wall time divided by its size; the fit may
     take ``cell_timeout`` seconds per member.
@@ -189,7 +190,7 @@ def fit_cohort_unit(unit: WorkUnit) -> list[Any]:
     if len(out) != len(dets):
         exc = ValueError(f"fit_cohort returned {len(out)} results for {len(dets)} members")
         return [exc] * len(unit.tasks)
-    return [d if isinstance(d, Exception) else (d, per_member) for d in out]
+    return [d if isinstance(d, Exception) else (d, per_member, len(dets)) for d in out]
 
 
 def cell_tasks(cells: list[Cell], datasets: dict[str, LabeledData], suite: Suite) -> list[CellTask]:

@@ -1,12 +1,17 @@
 """Cohort training: stacked members behave as the same models trained alone."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from anobench.api import Detector
 from anobench.cohort import fit_cohort
+from anobench.hookspecs import hookimpl
+from anobench.plugins import build_registry, get_plugin_manager
 from anobench.runner import model_groups, run_suite
 from anobench.units import cohort_key, cohort_size_for
 from anobench.store import read_records
@@ -157,15 +162,15 @@ def test_runner_cohorts_equal_one_by_one_and_record_the_size(registry, tmp_path)
     assert a.keys() == b.keys()
     diffs = [abs(a[k] - b[k]) for k in a]
     assert max(diffs) <= 1e-3, max(diffs)
-    sizes = {cid: info["cohort_size"] for cid, info in cell_info(stacked).items()}
+    sizes = {cid: info.get("cohort_size") for cid, info in cell_info(stacked).items()}
     for cid, size in sizes.items():
         if "/pca" in cid:
-            assert size == 1
+            assert size is None  # no cohort capability: fitted alone, nothing added
         elif "/vae" in cid:
             assert size == 6  # 3 repetitions x 2 betas of one class
         else:
             assert size == 3  # ae: the 3 repetitions
-    assert set(cell_info(single)[c]["cohort_size"] for c in sizes) == {1}
+    assert set(cell_info(single)[c].get("cohort_size") for c in sizes) == {1, None}
 
 
 def test_resume_reruns_only_the_missing_members(registry, tmp_path):
@@ -248,3 +253,55 @@ def test_cells_on_different_training_data_never_share_a_cohort(registry, monkeyp
     monkeypatch.setattr(units, "cell_tasks", other_data_for_rep_1)
     split = units.work_units(todo, datasets, registry, suite, "cpu", 8)
     assert sorted(len(u.tasks) for u in split) == [1, 2]
+
+
+class Centroid(Detector):
+    """A third-party detector with the cohort capability: distance to the (noisy) mean."""
+
+    calls: ClassVar[list[int]] = []
+
+    def __init__(self, *, random_state: int = 0) -> None:
+        self.random_state = random_state
+
+    def fit(self, X, X_val=None):
+        noise = np.random.default_rng(self.random_state).normal(0, 1e-3, X.shape[1:])
+        self.center_ = X.mean(axis=0) + noise
+        return self
+
+    def score(self, X):
+        return ((X - self.center_) ** 2).reshape(len(X), -1).sum(axis=1)
+
+    @classmethod
+    def cohort_size(cls, device):
+        return 4
+
+    @classmethod
+    def fit_cohort(cls, members, X, X_val=None):
+        Centroid.calls.append(len(members))
+        return [m.fit(X, X_val) for m in members]
+
+
+def test_a_plugin_detector_trains_in_cohorts_and_its_size_is_recorded(tmp_path):
+    plugin = type("P", (), {})()
+    plugin.anobench_register_detectors = hookimpl(
+        lambda registry: registry.add_detector("centroid", Centroid))
+    reg = build_registry(get_plugin_manager(extra_plugins=[("centroid-plugin", plugin)]))
+    text = """
+[suite]
+name = "centroid"
+repetitions = 6
+[[datasets]]
+name = "digits"
+classes = [1]
+[[detectors]]
+name = "centroid"
+"""
+    suite = parse_suite(text, "c.toml", reg)
+    Centroid.calls.clear()
+    run_dir, failed = run_suite(suite, reg, results_root=tmp_path / "a")
+    assert failed == 0 and Centroid.calls == [4, 2]
+    assert sorted(i["cohort_size"] for i in cell_info(run_dir).values()) == [2, 2, 4, 4, 4, 4]
+    one, _ = run_suite(suite, reg, results_root=tmp_path / "b", cohort_size=1)
+    assert Centroid.calls == [4, 2]  # one by one: fit, never fit_cohort
+    assert values(one) == values(run_dir)
+    assert all("cohort_size" not in i for i in cell_info(one).values())
