@@ -75,8 +75,9 @@ class Detector:
       X_val)`` would alone (same seeds);
     * ``cohort_params`` (class attribute): the parameters that may differ
       between members (``random_state`` always may);
-    * ``cohort_size(device)`` (classmethod): how many members are worth
-      training together on ``"cpu"`` or ``"cuda"`` (1: one by one).
+    * ``cohort_size(device, sample_shape)`` (classmethod): how many members
+      are worth training together on ``"cpu"`` or ``"cuda"`` for samples of
+      that shape (1: one by one).
 
     The runner then groups a class's cells (repetitions, and grid points that
     differ only in ``cohort_params``) into cohorts; records stay one per cell.

@@ -135,7 +135,8 @@ def work_units(todo: list[Cell], datasets: dict[str, LabeledData], registry: Reg
         cohorts: dict[tuple, list[CellTask]] = {}
         sizes: dict[tuple, int] = {}
         for task in cell_tasks(list(block), datasets, suite):
-            size = cohort_size_for(task.group.cls, device, cohort_override)
+            size = cohort_size_for(task.group.cls, device, task.split.X_train.shape[1:],
+                                   cohort_override)
             if size < 2:
                 yield WorkUnit((task,), registry, suite, device)
                 continue
@@ -148,19 +149,21 @@ def work_units(todo: list[Cell], datasets: dict[str, LabeledData], registry: Reg
                 yield WorkUnit(tuple(members[i:i + sizes[key]]), registry, suite, device)
 
 
-def cohort_size_for(cls: type, device: str | None, override: int | None = None) -> int:
+def cohort_size_for(cls: type, device: str | None, sample_shape: tuple[int, ...],
+                    override: int | None = None) -> int:
     """Cells of detector ``cls`` trained together on ``device`` (1: one by one).
 
     A detector class opts in with ``fit_cohort`` (see :class:`anobench.api.Detector`)
-    and says what pays on each device with ``cohort_size(device)``;
-    ``override`` (``--cohort-size``) replaces that for every such class.
+    and says what pays on each device and sample shape with
+    ``cohort_size(device, sample_shape)``; ``override`` (``--cohort-size``)
+    replaces that for every such class.
     """
     if not callable(getattr(cls, "fit_cohort", None)):
         return 1
     if override is not None:
         return max(1, int(override))
     size = getattr(cls, "cohort_size", None)
-    return max(1, int(size(device or "cpu"))) if callable(size) else 1
+    return max(1, int(size(device or "cpu", tuple(sample_shape)))) if callable(size) else 1
 
 
 def cohort_key(group: ModelGroup) -> str:

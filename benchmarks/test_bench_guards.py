@@ -121,11 +121,11 @@ def test_bench_cohort_vs_one_by_one(benchmark, registry, short):
 
     cls = registry.detector("vae").cls
     device = training.resolve_device("auto")
-    if cohort_size_for(cls, device) < 2:
-        pytest.skip(f"cohorts do not pay on {device} (cohort size 1): nothing to guard")
     M, epochs, rounds = (10, 2, 3) if short else (10, 4, 5)
     rng = np.random.default_rng(0)
     X = rng.random((400, 1, 8, 8), dtype=np.float32)
+    if cohort_size_for(cls, device, X.shape[1:]) < 2:
+        pytest.skip(f"cohorts do not pay on {device} (cohort size 1): nothing to guard")
     params = dict(latent_dim=16, filters=16, lr=1e-3, batch_size=32, max_epochs=epochs,
                   patience=100, threads=1, device=device)
 
@@ -139,6 +139,40 @@ def test_bench_cohort_vs_one_by_one(benchmark, registry, short):
     run.run(benchmark, rounds)
     guard(benchmark, "cohort_over_one_by_one", run.ratios("cohort", "one_by_one"), 0.8,
           _repro("cohort_vs_one_by_one", short))
+
+
+def test_bench_cohort_28x28_default_is_the_faster_choice(benchmark, registry, short):
+    """Four VAEs of the paper's size (28x28, 32 filters) as one cohort vs one by one, on this
+    device. The detector's default (cohort or not) must be the faster side: where it stacks,
+    the cohort must be faster; where it trains one by one, stacking must not be clearly
+    faster (the default would be leaving speed unused). Full mode only (minutes on a CPU)."""
+    if short:
+        pytest.skip("full mode only")
+    from anobench.units import cohort_size_for
+
+    cls = registry.detector("vae").cls
+    device = training.resolve_device("auto")
+    M, rounds = 4, 3
+    rng = np.random.default_rng(0)
+    X = rng.random((512, 1, 28, 28), dtype=np.float32)
+    params = dict(max_epochs=1, patience=100, device=device)
+
+    def members():
+        return [cls(random_state=s, **params) for s in range(M)]
+
+    run = Interleaved({
+        "one_by_one": lambda: [d.fit(X, X[:128]) for d in members()],
+        "cohort": lambda: cls.fit_cohort(members(), X, X[:128]),
+    })
+    run.run(benchmark, rounds)
+    stacks = cohort_size_for(cls, device, X.shape[1:]) > 1
+    benchmark.extra_info["default_stacks_28x28"] = stacks
+    if stacks:
+        guard(benchmark, "cohort28_over_one_by_one", run.ratios("cohort", "one_by_one"), 1.0,
+              _repro("cohort_28x28", short))
+    else:
+        guard(benchmark, "cohort28_over_one_by_one", run.ratios("cohort", "one_by_one"), 0.9,
+              _repro("cohort_28x28", short), below=False)
 
 
 # -- 3. every scoring rule against the multi rule alone ----------------------------

@@ -8,6 +8,7 @@ model, :meth:`TorchDetector.fit_cohort` several at once (stacked,
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -26,12 +27,15 @@ from anobench.training import (
 #: Rows decoded at once when scoring on CPU (a GPU takes 8 times more).
 SCORE_BATCH = 1024
 
-#: Cohort sizes worth stacking, per device type (1: train one by one). On the
-#: 2-core CPU, 10 stacked models trained in 0.26-0.36x the time of 10 one by
-#: one at the quick suite's size and 0.63x for the paper's 28x28 VAE (README,
-#: Performance). The CUDA size is not measured yet (no GPU was available):
-#: one small model leaves a GPU mostly idle, so stack more.
+#: Cohort sizes worth stacking, per device type (1: train one by one). The CUDA
+#: size is not measured yet (no GPU was available): one small model leaves a
+#: GPU mostly idle, so stack more.
 COHORT_SIZE = {"cpu": 10, "cuda": 64}
+
+#: On a CPU, stacking pays only for small samples: on the 2-core machine, 10
+#: VAEs on 8x8 digits (64 values) trained in 0.35x the time of one by one, while
+#: at 28x28 (784) the paper's ae/vae/dsebm took 1.2-1.4x (README, Performance).
+CPU_COHORT_MAX_VALUES = 256
 
 
 class TorchDetector(Detector):
@@ -116,9 +120,13 @@ class TorchDetector(Detector):
     cohort_strategy: ClassVar[str] = "vmap"
 
     @classmethod
-    def cohort_size(cls, device: str) -> int:
-        """Members worth training together on ``device`` (1: one by one)."""
-        return COHORT_SIZE.get(str(device).split(":")[0], 1)
+    def cohort_size(cls, device: str, sample_shape: tuple[int, ...]) -> int:
+        """Members worth training together on ``device`` for samples of ``sample_shape``
+        (1: one by one)."""
+        kind = str(device).split(":")[0]
+        if kind == "cpu" and math.prod(sample_shape) > CPU_COHORT_MAX_VALUES:
+            return 1
+        return COHORT_SIZE.get(kind, 1)
 
     @classmethod
     def fit_cohort(cls, members: Sequence[TorchDetector], X: np.ndarray,
