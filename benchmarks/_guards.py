@@ -13,6 +13,9 @@ import statistics
 import time
 from collections.abc import Callable
 
+#: Every guard's line of this session, for the terminal summary.
+SUMMARY: list[str] = []
+
 
 class Interleaved:
     """Time variants alternately; ``round()`` runs each once, in alternating order."""
@@ -54,8 +57,10 @@ def guard(benchmark, name: str, ratios: list[float], threshold: float, reproduce
     benchmark.extra_info[f"{name}_threshold"] = threshold
     benchmark.extra_info[f"{name}_rounds"] = [round(r, 4) for r in ratios]
     sign = "<=" if below else ">="
-    print(f"\n[guard] {name} = {med:.3f} (median of {len(ratios)} interleaved rounds; "
-          f"must be {sign} {threshold})")
+    line = (f"[guard] {name} = {med:.3f} (median of {len(ratios)} interleaved rounds; "
+            f"must be {sign} {threshold})")
+    print("\n" + line)
+    SUMMARY.append(line)  # printed at the end of the session (benchmarks/conftest.py)
     ok = med <= threshold if below else med >= threshold
     assert ok, (f"bench guard {name}: median ratio {med:.3f} is not {sign} threshold {threshold} "
                 f"(per-round ratios {[round(r, 3) for r in ratios]}); reproduce: {reproduce}")

@@ -26,6 +26,16 @@ def pytest_addoption(parser):
                      help="benchmark sizes: short (CI, minutes) or full (default)")
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The guard ratios of this session, printed whether the tests passed or not."""
+    from _guards import SUMMARY
+
+    if SUMMARY:
+        terminalreporter.section("speed guards")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def bench_mode(request) -> str:
     return request.config.getoption("--bench-mode")
