@@ -76,10 +76,52 @@ def compute_metrics(y: np.ndarray, scores: np.ndarray, names: tuple[str, ...]) -
     return {name: METRICS[name](y, scores) for name in names}
 
 
+def _counts(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and false positives at each distinct threshold, highest score first (the
+    counts scikit-learn's curves are built from)."""
+    order = np.argsort(scores, kind="mergesort")[::-1]
+    ranked = scores[order]
+    last = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]
+    tps = np.cumsum(y[order], dtype=np.float64)[last]
+    return tps, 1.0 + last - tps
+
+
+def _fast_metrics(y: np.ndarray, scores: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
+    """:data:`METRICS` of one score vector from one sort, without scikit-learn's input
+    checks (about 20x faster; equal to scikit-learn's values up to rounding, tested).
+    Needs both classes in ``y`` (the protocol's test sets always have them)."""
+    tps, fps = _counts(y, scores)
+    out: dict[str, float] = {}
+    if "roc_auc" in names:
+        tpr, fpr = np.r_[0.0, tps / tps[-1]], np.r_[0.0, fps / fps[-1]]
+        out["roc_auc"] = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    if "pr_auc" in names or "average_precision" in names:
+        precision = np.r_[(tps / (tps + fps))[::-1], 1.0]
+        recall = np.r_[(tps / tps[-1])[::-1], 0.0]
+        step = -np.diff(recall)
+        if "pr_auc" in names:
+            out["pr_auc"] = float(np.sum(step * (precision[1:] + precision[:-1]) / 2))
+        if "average_precision" in names:
+            out["average_precision"] = float(np.sum(step * precision[:-1]))
+    return out
+
+
 def candidate_metrics(y: np.ndarray, candidates: np.ndarray,
                       names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Every metric of every candidate score vector: ``{name: ndarray (K,)}``."""
-    return {name: np.array([METRICS[name](y, row) for row in candidates]) for name in names}
+    """Every metric of every candidate score vector: ``{name: ndarray (K,)}``.
+
+    For choosing among candidates (the oracle rules): built-in metrics are
+    computed by :func:`_fast_metrics` (one sort per candidate), others by
+    :data:`METRICS`. The value a table shows is computed again from the chosen
+    candidate with :func:`compute_metrics`.
+    """
+    y = np.asarray(y)
+    fast = tuple(n for n in names if n in ("roc_auc", "pr_auc", "average_precision"))
+    both = bool(fast) and 0 < int(y.sum()) < len(y) and set(np.unique(y)) <= {0, 1}
+    rows = [(_fast_metrics(y, np.asarray(row, dtype=np.float64), fast) if both else {})
+            for row in candidates]
+    return {name: np.array([r[name] if name in r else METRICS[name](y, row)
+                            for r, row in zip(rows, candidates)]) for name in names}
 
 
 def oracle_pick(per_candidate: dict[str, np.ndarray],

@@ -227,7 +227,9 @@ def oracle_scores(rule: Any, draw: Any, measure: str, y: np.ndarray, metrics: tu
     cache = {} if cache is None else cache
     if key not in cache:
         cache[key] = candidate_metrics(y, rows, metrics)
-    values, picked = oracle_pick(cache[key], rule.choose)
+    _, picked = oracle_pick(cache[key], rule.choose)
+    # the value shown is the chosen candidate's metric as every other column computes it
+    values = {m: compute_metrics(y, rows[picked[m]], (m,))[m] for m in metrics}
     return dict(scores=rows[picked[metrics[0]]], values=values, picked=picked)
 
 

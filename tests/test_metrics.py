@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import auc, precision_recall_curve
@@ -47,3 +49,35 @@ def test_check_scores_refuses_scores_that_rank_nothing():
     check_scores(1.0 + np.array([0, 1, 2, 3]) * 1e-9, 4)
     check_scores(np.array([1e-30, 3e-30, 2e-30]), 3)
     check_scores([5.0], 1)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_candidate_metrics_equal_scikit_learns(ties):
+    """The oracle rules' fast path (one sort per candidate) gives scikit-learn's values."""
+    from anobench.metrics import METRICS, candidate_metrics
+
+    rng = np.random.default_rng(3)
+    for n in (2, 7, 60, 400):
+        y = (rng.random(n) < 0.3).astype(int)
+        y[0], y[-1] = 0, 1  # both classes
+        rows = rng.random((6, n)) + 0.4 * y
+        if ties:
+            rows = np.round(rows * 4) / 4  # many tied scores
+        got = candidate_metrics(y, rows, ("roc_auc", "pr_auc", "average_precision"))
+        for name, values in got.items():
+            want = [METRICS[name](y, row) for row in rows]
+            np.testing.assert_allclose(values, want, rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_candidate_metrics_fall_back_where_the_fast_path_does_not_apply():
+    from anobench.metrics import candidate_metrics
+
+    y = np.array([0, 0, 1, 1])
+    rows = np.array([[0.1, 0.4, 0.35, 0.8]])
+    assert candidate_metrics(y, rows, ("roc_auc",))["roc_auc"][0] == roc_auc(y, rows[0])
+    one_class = np.zeros(4, dtype=int)  # scikit-learn's own answer, as before (no fast path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = roc_auc(one_class, rows[0])
+        got = candidate_metrics(one_class, rows, ("roc_auc",))["roc_auc"][0]
+    assert got == want or (np.isnan(got) and np.isnan(want))
