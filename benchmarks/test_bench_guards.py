@@ -246,7 +246,7 @@ def test_bench_runner_overhead_per_cell(benchmark, registry, tmp_path, short):
     from anobench.suite import parse_suite
     from anobench.units import cell_tasks, instantiate, model_groups, suite_cells
 
-    reps, epochs, rounds = (4, 8, 5) if short else (6, 10, 5)
+    reps, epochs, rounds = (4, 20, 5) if short else (6, 30, 5)
     suite = parse_suite(OVERHEAD_SUITE.format(reps=reps, epochs=epochs), "o.toml", registry)
     datasets = {"digits": registry.dataset("digits").loader(data_dir=None)}
     tasks = cell_tasks(suite_cells(suite, datasets, model_groups(suite, registry)), datasets,
