@@ -18,19 +18,11 @@ def _registry():
 def cmd_run(args: argparse.Namespace) -> int:
     from anobench.report import write_report
     from anobench.runner import run_suite
-    from anobench.executors import parse_jobs
+    from anobench.executors import parse_jobs, positive_or_auto
     from anobench.suite import load_suite
 
     jobs = parse_jobs(args.jobs)
-    cohort = None
-    if args.cohort_size != "auto":
-        try:
-            cohort = int(args.cohort_size)
-        except ValueError:
-            cohort = 0
-        if cohort < 1:
-            raise AnobenchError(f"--cohort-size: expected a positive integer or 'auto', "
-                                f"got {args.cohort_size!r}")
+    cohort = positive_or_auto("--cohort-size", args.cohort_size)  # None: the detector's choice
     registry = _registry()
     suite = load_suite(args.suite, registry)
     run_dir, failed = run_suite(

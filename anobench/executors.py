@@ -68,17 +68,23 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def positive_or_auto(flag: str, value: str | int) -> int | None:
+    """A command-line count: a positive integer, or ``None`` for ``"auto"``."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return None
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1:
+        raise AnobenchError(f"{flag}: expected a positive integer or 'auto', got {value!r}")
+    return count
+
+
 def parse_jobs(value: str | int) -> int:
     """``--jobs``: a positive integer or ``"auto"`` (the number of cores)."""
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        return available_cores()
-    try:
-        jobs = int(value)
-    except (TypeError, ValueError):
-        raise AnobenchError(f"--jobs: expected a positive integer or 'auto', got {value!r}") from None
-    if jobs < 1:
-        raise AnobenchError(f"--jobs: expected a positive integer or 'auto', got {value!r}")
-    return jobs
+    jobs = positive_or_auto("--jobs", value)
+    return available_cores() if jobs is None else jobs
 
 
 class Executor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import logging
 import platform
 import shutil
@@ -444,8 +445,6 @@ def make_executor(registry: Registry, name: str | None, jobs: int, devices: list
         spec = registry.executor(name)
     except KeyError as exc:
         raise AnobenchError(f"--executor: {exc.args[0]}") from None
-    import inspect
-
     accepted = inspect.signature(spec.cls.__init__).parameters
     for key in options:
         if key not in accepted:
