@@ -67,12 +67,15 @@ def guard(benchmark, name: str, ratios: list[float], threshold: float, reproduce
     return med
 
 
-def guards(benchmark, checks: list[tuple[str, list[float], float]], reproduce: str) -> None:
-    """Several ratios of one measurement: store all, then fail naming every one that is over."""
+def guards(benchmark, checks: list[tuple], reproduce: str) -> None:
+    """Several ratios of one measurement: store all, then fail naming every one that is over.
+
+    Each check is ``(name, ratios, threshold)`` or ``(name, ratios, threshold, below)``.
+    """
     failures = []
-    for name, ratios, threshold in checks:
+    for name, ratios, threshold, *below in checks:
         try:
-            guard(benchmark, name, ratios, threshold, reproduce)
+            guard(benchmark, name, ratios, threshold, reproduce, below=below[0] if below else True)
         except AssertionError as exc:
             failures.append(str(exc))
     assert not failures, "\n".join(failures)

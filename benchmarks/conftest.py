@@ -5,19 +5,23 @@ The guards themselves are in ``_guards.py``.
 Options: ``--bench-mode short`` (CI: small sizes, few rounds, a few minutes
 on 2 cores) or ``full`` (default; ``$ANOBENCH_BENCH_MODE`` sets the default).
 
-Test-only hook: ``ANOBENCH_BENCH_SLOWDOWN=SECONDS`` makes every loss
-evaluation inside :func:`anobench.training.fit_model` sleep that long, i.e.
-a deliberately slowed trainer, which the trainer guard must catch
-(``tests/test_bench_guards.py``).
+Test-only hook: ``ANOBENCH_BENCH_SLOWDOWN=SITE=SECONDS[,...]`` slows one
+code path where it is called (trainer, cohort, rules, runner, jobs-dispatch,
+jobs-cpu; ``_slowdown.py``), which that path's guard must catch
+(``tests/test_guard_failures.py``).
+
+While a benchmark runs, a line is printed every 20 s (``HEARTBEAT_S``), so a
+long run is never silent.
 """
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
 
-SLOWDOWN_ENV = "ANOBENCH_BENCH_SLOWDOWN"
+HEARTBEAT_S = 20.0
 
 
 def pytest_addoption(parser):
@@ -47,28 +51,33 @@ def short(bench_mode) -> bool:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _slowed_trainer():
-    """The test-only hook: a trainer whose every loss evaluation sleeps."""
-    delay = float(os.environ.get(SLOWDOWN_ENV, "0") or 0)
-    if delay <= 0:
-        yield
-        return
-    from anobench import training
+def _slowdowns():
+    """The test-only slowdowns named in ``$ANOBENCH_BENCH_SLOWDOWN`` (``_slowdown.py``)."""
+    from _slowdown import apply_from_env
 
-    original = training.fit_model
+    apply_from_env()
+    yield
 
-    def slowed_fit_model(model, loss_fn, *args, **kwargs):
-        def slow_loss(*a, **kw):
-            time.sleep(delay)
-            return loss_fn(*a, **kw)
 
-        return original(model, slow_loss, *args, **kwargs)
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """A line on the terminal every ``HEARTBEAT_S`` seconds while a benchmark runs."""
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    done = threading.Event()
+    start = time.monotonic()
 
-    training.fit_model = slowed_fit_model
+    def beat():
+        while not done.wait(HEARTBEAT_S):
+            reporter.write_line(f"[bench] {item.name}: still running "
+                                f"({time.monotonic() - start:.0f} s)")
+
+    thread = threading.Thread(target=beat, daemon=True) if reporter else None
+    if thread:
+        thread.start()
     try:
         yield
     finally:
-        training.fit_model = original
+        done.set()
 
 
 @pytest.fixture(scope="session")

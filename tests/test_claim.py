@@ -30,6 +30,9 @@ from anobench.runner import run_suite
 from anobench.store import read_records
 from anobench.suite import parse_suite
 
+# real training on MNIST (about 2 minutes on 2 cores): the slow tier (tox -e slow, .ci/run)
+pytestmark = pytest.mark.slow
+
 NORMAL = 2  # a hard class: the CPU reference run gave 75.4 (single) vs 84.9 (expected)
 TRAIN_IMAGES = 2000
 REPETITIONS = 8

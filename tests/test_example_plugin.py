@@ -154,6 +154,7 @@ def test_suite_with_the_plugin_detector_and_rule(installed, tmp_path, capsys, mo
     assert len({r["model"] for r in results if r["detector"] == "vae"}) == 1
 
 
+@pytest.mark.slow  # a pytest run of the installed package in a subprocess
 def test_the_plugin_passes_its_own_conformance_tests(target, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",

@@ -27,6 +27,7 @@ def generated(tmp_path_factory):
     return parent, target
 
 
+@pytest.mark.slow  # pytest runs of the generated packages in subprocesses
 def test_generated_packages_pass_their_conformance_tests(generated):
     parent, target = generated
     proc = subprocess.run(

@@ -2,7 +2,7 @@
 
 * :class:`anobench.estimator.OutlierEstimator`: any anobench detector as a
   scikit-learn outlier detector, checked with scikit-learn's own
-  ``parametrize_with_checks`` (no expected failures);
+  ``parametrize_with_checks`` (expected failures listed with their reasons);
 * ``sklearn:<import path>``: any scikit-learn outlier detector as an anobench
   detector, its ``score_samples`` negated once.
 """
@@ -56,6 +56,18 @@ def expected_failures(estimator):
     if estimator.detector == "pca":
         return {"check_fit2d_1feature": "pca refuses components that span the data: its "
                                         "scores would be rounding noise"}
+    if estimator.detector == "ed-vae":
+        # scikit-learn compares at rtol 1e-7 (below float32's unit roundoff, 6e-8, after a
+        # single rounding step); a float32 network's scores for a different batch size come
+        # from another GEMM kernel that sums the same products in another order: measured up
+        # to 3.5e-7 relative on one Xeon under ATEN_CPU_CAPABILITY=default/avx2/avx512. The
+        # outcome depends on the CPU, so these run as non-strict xfails and
+        # test_neural_scores_do_not_depend_on_batch_composition checks the same property at a
+        # tolerance that holds on any CPU.
+        reason = ("float32 network: scores of a different batch differ by float32 rounding "
+                  "(see test_neural_scores_do_not_depend_on_batch_composition)")
+        return {"check_methods_subset_invariance": reason,
+                "check_methods_sample_order_invariance": reason}
     return {}
 
 
@@ -69,6 +81,31 @@ def expected_failures(estimator):
 ], expected_failed_checks=expected_failures)
 def test_sklearn_checks(estimator, check):
     check(estimator)
+
+
+#: Relative tolerance for float32 network scores computed in batches of another size or
+#: order. A score is a float32 network's output reduced over the features; a batch of another
+#: size may select another GEMM kernel (MKL/oneDNN pick by shape and instruction set), which sums
+#: the same products in another order. For an inner product of length k the two results differ
+#: by at most about 2·k·u relative (u = 2**-24, float32's unit roundoff): k <= 32 here gives
+#: 3.8e-6. Measured: at most 3.5e-7 over 5 seeds with ATEN_CPU_CAPABILITY=default, avx2 and
+#: avx512 and with ONEDNN_MAX_CPU_ISA=SSE41 (README, Development). 1e-5 leaves a margin of ~30x.
+FLOAT32_BATCH_RTOL = 1e-5
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_neural_scores_do_not_depend_on_batch_composition(seed):
+    rnd = np.random.RandomState(seed)
+    X = 3 * rnd.uniform(size=(20, 3))
+    est = OutlierEstimator("ed-vae", params=FAST_VAE, random_state=1).fit(X)
+    full = est.score_samples(X)
+    one_by_one = np.concatenate([est.score_samples(X[i:i + 1]) for i in range(len(X))])
+    halves = np.concatenate([est.score_samples(X[:7]), est.score_samples(X[7:])])
+    perm = rnd.permutation(len(X))
+    for other in (one_by_one, halves, est.score_samples(X[perm])[np.argsort(perm)]):
+        np.testing.assert_allclose(other, full, rtol=FLOAT32_BATCH_RTOL, atol=0)
+    # the property is not vacuous: the scores are not all equal
+    assert np.ptp(full) > 1e3 * FLOAT32_BATCH_RTOL * np.abs(full).max()
 
 
 def test_score_samples_is_the_detector_score_negated():
