@@ -99,44 +99,68 @@ def _burning(fn: Callable[..., Any], seconds: float) -> Callable[..., Any]:
     return burning
 
 
+def _slow_trainer(delay: float) -> None:
+    from anobench.training import Objective
+
+    _patch(Objective, "__call__", lambda f: _sleepy(f, delay))
+
+
+def _slow_cohort(delay: float) -> None:
+    from anobench import cohort
+
+    _patch(cohort._LossModule, "forward", lambda f: _sleepy(f, delay))
+
+
+def _slow_rules(delay: float) -> None:
+    from anobench.plugins import load_registry
+
+    for spec in load_registry().rules.values():
+        owner = next(k for k in type(spec.rule).__mro__ if "reduce" in vars(k))
+        if not getattr(owner.reduce, "__wrapped_by_slowdown__", False):
+            _patch(owner, "reduce", lambda f: _sleepy(f, delay))
+
+
+def _slow_runner(delay: float) -> None:
+    from anobench import runner
+
+    _patch(runner, "_store", lambda f: _sleepy(f, delay))
+
+
+def _slow_dispatch(delay: float) -> None:
+    from anobench.executors import ProcessExecutor
+
+    _patch(ProcessExecutor, "map", lambda f: _slow_units(f, delay))
+
+
+def _burning_workers(delay: float) -> None:
+    from anobench import runner
+
+    _patch(runner, "execute_unit", lambda f: _burning(f, delay))
+
+
+#: site -> (applies in worker processes rather than in the driver, the patch)
+_PATCHES: dict[str, tuple[bool, Callable[[float], None]]] = {
+    "trainer": (False, _slow_trainer),
+    "cohort": (False, _slow_cohort),
+    "rules": (False, _slow_rules),
+    "runner": (False, _slow_runner),
+    "jobs-dispatch": (False, _slow_dispatch),
+    "jobs-cpu": (True, _burning_workers),
+}
+assert tuple(_PATCHES) == SITES
+
+
 def apply_from_env() -> dict[str, float]:
-    """Apply the sites named in the environment (once per process); return them."""
+    """Apply the sites named in the environment (once per process); return them.
+
+    A site applies either in the driver (the process running the bench) or only inside
+    worker processes (``jobs-cpu``), never both, so the two sides of a guard differ.
+    """
     sites = parse(os.environ.get(ENV))
     in_worker = mp.parent_process() is not None
     for site, delay in sites.items():
-        if site in _applied or delay <= 0:
-            continue
-        if site == "jobs-cpu":
-            if in_worker:  # the parent's local runs stay as they are
-                from anobench import runner
-
-                _patch(runner, "execute_unit", lambda f, d=delay: _burning(f, d))
-            else:
-                continue
-        elif in_worker:
-            continue
-        elif site == "trainer":
-            from anobench.training import Objective
-
-            _patch(Objective, "__call__", lambda f, d=delay: _sleepy(f, d))
-        elif site == "cohort":
-            from anobench import cohort
-
-            _patch(cohort._LossModule, "forward", lambda f, d=delay: _sleepy(f, d))
-        elif site == "rules":
-            from anobench.plugins import load_registry
-
-            for spec in load_registry().rules.values():
-                owner = next(k for k in type(spec.rule).__mro__ if "reduce" in vars(k))
-                if not getattr(owner.reduce, "__wrapped_by_slowdown__", False):
-                    _patch(owner, "reduce", lambda f, d=delay: _sleepy(f, d))
-        elif site == "runner":
-            from anobench import runner
-
-            _patch(runner, "_store", lambda f, d=delay: _sleepy(f, d))
-        elif site == "jobs-dispatch":
-            from anobench.executors import ProcessExecutor
-
-            _patch(ProcessExecutor, "map", lambda f, d=delay: _slow_units(f, d))
-        _applied.add(site)
+        worker_side, patch = _PATCHES[site]
+        if site not in _applied and delay > 0 and worker_side == in_worker:
+            patch(delay)
+            _applied.add(site)
     return sites
