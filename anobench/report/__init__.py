@@ -137,7 +137,7 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
                                       columns=meta.get("columns", ()))
               if not options.metrics or t.metric in options.metrics]
     blocks: list = [Heading(f"anobench report: {meta.get('suite_name', '?')}", 1),
-                    Para(run_header(run_dir, meta, records, errors))]
+                    Para(run_header(run_dir, meta, records, errors, state))]
     if state.complete is False:
         blocks.append(Para(state_text(state), warn=True))
     blocks.extend(Para(note, em=True) for note in store.notes())

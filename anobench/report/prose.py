@@ -110,10 +110,10 @@ def _test_clause(v: Verdict) -> str:
                 f"classes ({per}: corrected p ≤ {p_text(max(ps))}; r_rb ≥ "
                 f"{min(c.result.rank_biserial for c in tested):+.2f})")
     untested = len(v.per_class) - len(tested)
-    more = f", untested in {untested}" if untested else ""
-    return (f"not significantly better than {runner} in every class: significantly better in "
-            f"{better}, significantly worse in {worse} of {len(v.per_class)} classes ({per}"
-            f"{more}); {len(v.per_class)} classes are too few for an across-class test")
+    more = f"; {untested} untested" if untested else ""
+    return (f"not significantly better than {runner} overall: significantly better in "
+            f"{better} and significantly worse in {worse} of {len(v.per_class)} classes ({per}"
+            f"{more}), and {len(v.per_class)} classes are too few for an across-class test")
 
 
 def range_of(values: list[int]) -> str:

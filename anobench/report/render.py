@@ -201,8 +201,8 @@ def _marks_sentences(tests: TableTests) -> list[str]:
     alpha, correction = tests.alpha, tests.correction
     need = min_pairs(alpha)
     out = [f"{UP} significantly better / {DOWN} significantly worse than the reference "
-           f"{', '.join(refs)}: two-sided Wilcoxon signed-rank test"
-           f"{_test_label(class_res + mean_res)}α = {alpha:g}, {CORRECTION_NAMES[correction]}."]
+           f"{', '.join(refs)}: two-sided Wilcoxon signed-rank test, α = {alpha:g}, "
+           f"{CORRECTION_NAMES[correction]}."]
     n_cls = sorted({r.n for r in class_res}) or [0]
     class_marks = any(k in tests.marks for k in class_keys)
     if class_res and not any(r.tested for r in class_res):
@@ -214,8 +214,8 @@ def _marks_sentences(tests: TableTests) -> list[str]:
     elif class_res:
         families = sorted(set(tests.class_family.values()))
         out.append(f"Classes: n = {range_text(n_cls[0], n_cls[-1])} repetitions paired by "
-                   f"repetition, corrected over the {range_text(families[0], families[-1])} "
-                   "tested class(es) of each column.")
+                   f"repetition{_test_label(class_res)}corrected over the "
+                   f"{range_text(families[0], families[-1])} tested class(es) of each column.")
         floors = [smallest_corrected_p(max(r.nonzero for (row, c), r in tests.cells.items()
                                            if c == col and row != MEAN_ROW and r.tested),
                                        m, correction)
@@ -229,8 +229,9 @@ def _marks_sentences(tests: TableTests) -> list[str]:
             out.append(f"{NO_MEAN_TEST}{mean_res[0].n} class means, too few for a test "
                        f"(needs n ≥ {need} non-zero differences).")
         else:
-            out.append(f"Mean row: class means paired by class (n = {mean_res[0].n}), "
-                       f"corrected over the {tests.mean_family} columns tested.")
+            out.append(f"Mean row: class means paired by class (n = {mean_res[0].n})"
+                       f"{_test_label(mean_res)}corrected over the {tests.mean_family} columns "
+                       "tested.")
     return out
 
 
@@ -345,13 +346,15 @@ LEGEND_INTRO = ("Legend: what every result table below shows (a table's own note
 
 # ------------------------------------------------------------------ the run
 
-def run_header(run_dir: Path, meta: dict, records: list, errors: list) -> str:
-    """The sentence that says which run this is."""
+def run_header(run_dir: Path, meta: dict, records: list, errors: list,
+               state: RunState | None = None) -> str:
+    """The sentence that says which run this is (and how many of its planned cells finished)."""
     cells = len({r["cell"] for r in records})
+    of = f" of {len(state.planned)} planned" if state is not None and state.planned else ""
     return (f"Run {run_dir}; suite {meta.get('suite_path', '?')} (sha256 "
             f"{str(meta.get('suite_sha256', ''))[:12]}); code {meta.get('code_version', '?')}; "
             f"device {meta.get('device', '?')}; started {meta.get('started', '?')}; "
-            f"{cells} finished cell(s) with results, {len(errors)} failed.")
+            f"{cells}{of} cell(s) finished with results, {len(errors)} failed.")
 
 
 def state_text(state: RunState, *, listed: int = 5) -> str:
