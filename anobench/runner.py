@@ -477,7 +477,9 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWrit
                     if on_cell:
                         on_cell(task.base)
     except KeyboardInterrupt:
-        print(f"\nanobench: interrupted; finished cells are stored. Resume with:\n"
+        stored = len(cells) - len(todo) + k
+        print(f"\nanobench: interrupted: {stored} of {len(cells)} cells stored ({failed} of them "
+              f"failed), {len(cells) - stored} missing; the report says which. Resume with:\n"
               f"  anobench run {suite.path} --resume {run_dir}", file=out, flush=True)
         raise
     if failed:

@@ -389,9 +389,10 @@ def test_an_interrupted_run_reports_what_it_lacks(tiny_suite, registry, tmp_path
         if len(seen) == 2:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        run_suite(suite, registry, results_root=tmp_path, on_cell=stop_after_two,
-                  stream=open(tmp_path / "log", "w"))
+    with pytest.raises(KeyboardInterrupt), open(tmp_path / "log", "w") as log:
+        run_suite(suite, registry, results_root=tmp_path, on_cell=stop_after_two, stream=log)
+    assert "interrupted: 2 of 4 cells stored (0 of them failed), 2 missing" in (
+        tmp_path / "log").read_text()
     (run,) = (tmp_path / "tiny").iterdir()
     planned = read_meta(run)["planned_cells"]
     assert [c.rsplit("/", 1)[0] for c in planned] == ["digits/0/0", "digits/0/1", "digits/3/0",
@@ -404,8 +405,8 @@ def test_an_interrupted_run_reports_what_it_lacks(tiny_suite, registry, tmp_path
     del meta["planned_cells"]
     (run / "meta.json").write_text(json.dumps(meta))
     assert build_report(run, figures=False).state.complete is None  # not known
-    run_suite(suite, registry, results_root=tmp_path, resume=run,
-              stream=open(tmp_path / "log2", "w"))
+    with open(tmp_path / "log2", "w") as log:
+        run_suite(suite, registry, results_root=tmp_path, resume=run, stream=log)
     assert read_meta(run)["planned_cells"] == planned
     assert "4 of 4 planned cell(s) finished with results, 0 failed" in write_report(
         run, figures=False)

@@ -166,8 +166,8 @@ def reference_sentences(table_tests: list[TableTests]) -> list[str]:
     out = []
     untested = [name for name, f in found.items() if not f["tested"]]
     if untested:
-        against = sorted(set().union(*(refs[n] for n in untested)))
-        out.append(f"Against the reference {', '.join(against)}: no test possible for "
+        names = sorted(set().union(*(refs[n] for n in untested)))
+        out.append(f"Against the reference {', '.join(names)}: no test possible for "
                    f"{', '.join(untested)} (too few repetitions or classes, or both columns "
                    "deterministic).")
     for name, f in found.items():

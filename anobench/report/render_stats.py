@@ -85,11 +85,11 @@ def pair_block(sec: PairSection, alpha: float, correction: str,
     per_class = [r for r in sec.rows if r.unit == "repetitions" and r.result.tested]
     if per_class and correction != "none" and not any(
             r.result.direction(alpha, r.p_adj) for r in per_class):
-        n = max(r.result.nonzero for r in per_class)
+        most = max(r.result.nonzero for r in per_class)
         m = max(sum(x.dataset == d for x in per_class) for d in {x.dataset for x in per_class})
-        floor = smallest_corrected_p(n, m, correction)
+        floor = smallest_corrected_p(most, m, correction)
         if floor >= alpha:
-            note += (f" With n = {n} repetitions and {m} classes the smallest attainable "
+            note += (f" With n = {most} repetitions and {m} classes the smallest attainable "
                      f"corrected p is {floor:.3g} ≥ α: no class can be significant after "
                      "correction (the uncorrected p is shown).")
     return TableBlock(headers, rows, _pair_title(sec), note, True)

@@ -49,9 +49,9 @@ class RunState:
 def run_state(meta: dict[str, Any], finished: set[str], failed: set[str]) -> RunState:
     """The state of a run from its metadata and the cells its store holds."""
     planned = meta.get("planned_cells")
-    ok = isinstance(planned, list) and all(isinstance(c, str) for c in planned)
-    return RunState(tuple(planned) if ok else None, frozenset(finished),
-                    frozenset(failed - finished))
+    cells = tuple(planned) if isinstance(planned, list) and all(
+        isinstance(c, str) for c in planned) else None
+    return RunState(cells, frozenset(finished), frozenset(failed - finished))
 
 
 def _suite_doc(meta: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -113,16 +114,15 @@ def group_verdict(dataset: str, tables: list[Table], *, alpha: float, correction
     cols = _candidates(first, oracles)
     for t in tables[1:]:
         cols = [c for c in cols if c in t.columns]
-    base = dict(dataset=dataset, metric=first.metric, measure=first.measure, alpha=alpha,
-                correction=correction)
+    base = partial(Verdict, dataset, first.metric, first.measure, alpha, correction)
     blocks = [(t, row) for t in tables for row in t.rows
               if all((row, c) in t.values for c in cols)]
     if len(cols) < 2:
         means = [(c, float(np.mean([np.mean(t.values[(r, c)]) for t, r in blocks])))
                  for c in cols] if blocks else []
-        return Verdict(**base, ranking=tuple(means), blocks=len(blocks), reason=ONE_COLUMN)
+        return base(ranking=tuple(means), blocks=len(blocks), reason=ONE_COLUMN)
     if not blocks:
-        return Verdict(**base, ranking=(), blocks=0, reason=NO_COMMON_CLASS)
+        return base(ranking=(), blocks=0, reason=NO_COMMON_CLASS)
     class_means = {c: np.array([float(np.mean(t.values[(row, c)])) for t, row in blocks])
                    for c in cols}
     ranking = sorted(((c, float(v.mean())) for c, v in class_means.items()),
@@ -143,8 +143,8 @@ def group_verdict(dataset: str, tables: list[Table], *, alpha: float, correction
                   if all(constant(t.values[(row, c)]) or len(t.values[(row, c)]) < 2
                          for t, row in blocks)
                   and any(len(t.values[(row, c)]) > 1 for t, row in blocks))
-    return Verdict(**base, ranking=tuple(ranking), blocks=len(blocks), per_class=per_class,
-                   across=across, incomplete=short or missing, deterministic=fixed)
+    return base(ranking=tuple(ranking), blocks=len(blocks), per_class=per_class, across=across,
+                incomplete=short or missing, deterministic=fixed)
 
 
 def verdicts(tables: list[Table], *, alpha: float = 0.05, correction: str = "holm",
@@ -154,11 +154,12 @@ def verdicts(tables: list[Table], *, alpha: float = 0.05, correction: str = "hol
     for t in tables:
         groups[(t.metric, t.measure)].append(t)
     out = []
-    kw = dict(alpha=alpha, correction=correction, oracles=oracles, planned=planned)
+    verdict = partial(group_verdict, alpha=alpha, correction=correction, oracles=oracles,
+                      planned=planned)
     for ts in groups.values():
-        out += [group_verdict(t.dataset, [t], **kw) for t in ts]
+        out += [verdict(t.dataset, [t]) for t in ts]
         if len(ts) > 1:
-            out.append(group_verdict(ALL_DATASETS, ts, **kw))
+            out.append(verdict(ALL_DATASETS, ts))
     order: dict[str, int] = {}
     for t in tables:
         order.setdefault(t.dataset, len(order))
