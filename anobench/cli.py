@@ -226,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--alpha", type=float, default=None,
                      help="significance level (default: [report] alpha, else 0.05)")
     rep.add_argument("--curves", action="append", default=None, metavar="DATASET/CLASS/REP",
-                     help="cell for ROC and PR curves (repeatable; default: [report] curves)")
+                     help="cell for ROC and PR curves (repeatable; default: [report] curves, else "
+                          "per dataset the cell where the columns' AUCs differ most)")
     rep.add_argument("--oracles", action="store_true",
                      help="treat oracle columns (best, worst: they choose with the test labels) "
                           "as columns: bold, marks, ranks, CD diagrams and verdicts (default: "

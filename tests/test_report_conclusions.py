@@ -175,7 +175,7 @@ def test_report_opens_with_a_verdict_per_dataset_metric_and_measure(tmp_path):
     assert len(lines) == 2 and lines[0].startswith("d, AUC (elbo): ed-vae is best with a mean of")
     assert "over the runner-up vae" in lines[0]
     assert ("significantly better than vae in every one of the 3 classes (8 paired repetitions "
-            "per class, holm over 3 classes: corrected p ≤ 0.0234; r_rb ≥ +1.00)") in lines[0]
+            "per class, Holm over 3 classes: corrected p ≤ 0.0234; r_rb = +1.00)") in lines[0]
 
 
 def test_no_verdict_where_the_data_cannot_support_one_and_why(tmp_path):

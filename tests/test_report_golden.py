@@ -5,7 +5,7 @@ Every report below is rendered through the command line (``anobench report RUN
 ``results/reference/`` and a few synthetic runs built here (rules of one
 model, duplicate columns, tied repetitions, two datasets, a β grid, explicit
 ``[report]`` options). From each ``report.md`` we keep what a reader takes as
-a result — the text of every table cell (numbers, bold, † marks), in
+a result — the text of every table cell (numbers, bold, ▲/▼ marks), in
 order, under its table title; the Friedman statistics of the rank notes; the
 numbers of the summary sentences — and compare them with
 ``tests/golden/report.json``, written by the code before the report package

@@ -74,7 +74,7 @@ class ReportOptions:
     metrics: tuple[str, ...] | None = None  # None: every stored metric
     sem_ddof: int = 1
     figures: bool = True
-    curves: tuple[CurveCell, ...] = ()  # (): the first class, repetition 0, of each dataset
+    curves: tuple[CurveCell, ...] = ()  # (): per dataset, the cell whose columns differ most
     rank_columns: tuple[str, ...] | None = None  # None: every column but the oracles
     oracles: bool = False  # oracles are bounds: out of bold, marks, ranks and verdicts
 

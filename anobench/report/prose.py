@@ -86,7 +86,8 @@ def _test_clause(v: Verdict) -> str:
     better, worse = dirs.count(BETTER), dirs.count(WORSE)
     tested = v.tested_classes
     reps = sorted({c.result.n for c in v.per_class}) or [0]
-    per = (f"{range_of(reps)} paired repetitions per class, {v.correction} over "
+    how = {"holm": "Holm", "bonferroni": "Bonferroni"}.get(v.correction, "uncorrected")
+    per = (f"{range_of(reps)} paired repetitions per class, {how} over "
            f"{len(v.per_class)} class{'es' if len(v.per_class) != 1 else ''}")
     if v.across is not None and v.across.tested:
         a = v.across
@@ -106,14 +107,29 @@ def _test_clause(v: Verdict) -> str:
                 f"p = {p_text(c.p_adj)}; {_effect(c.result)})")
     ps = [c.p_adj for c in tested if c.p_adj is not None]
     if better == len(v.per_class):
+        r_min = min(c.result.rank_biserial for c in tested)
+        r_max = max(c.result.rank_biserial for c in tested)
+        effect = f"r_rb = {r_min:+.2f}" if r_min == r_max else f"r_rb {r_min:+.2f} to {r_max:+.2f}"
         return (f"significantly better than {runner} in every one of the {len(v.per_class)} "
-                f"classes ({per}: corrected p ≤ {p_text(max(ps))}; r_rb ≥ "
-                f"{min(c.result.rank_biserial for c in tested):+.2f})")
+                f"classes ({per}: corrected p ≤ {p_text(max(ps))}; {effect})")
     untested = len(v.per_class) - len(tested)
     more = f"; {untested} untested" if untested else ""
     return (f"not significantly better than {runner} overall: significantly better in "
             f"{better} and significantly worse in {worse} of {len(v.per_class)} classes ({per}"
-            f"{more}), and {len(v.per_class)} classes are too few for an across-class test")
+            f"{more}{_class_details(v)}), and {len(v.per_class)} classes are too few for an "
+            "across-class test")
+
+
+def _class_details(v: Verdict, most: int = 5) -> str:
+    """Per tested class: Δ of the means ×100, corrected p, r_rb (up to ``most`` classes)."""
+    tested = v.tested_classes
+    if not tested or len(tested) > most:
+        return ""
+    where = len({c.dataset for c in tested}) > 1
+    parts = [f"{c.dataset + ' ' if where else 'class '}{c.row}: "
+             f"{100 * c.result.mean_diff:+.1f}, corrected p = {p_text(c.p_adj)}, r_rb = "
+             f"{c.result.rank_biserial:+.2f}" for c in tested]
+    return ": " + "; ".join(parts)
 
 
 def range_of(values: list[int]) -> str:
