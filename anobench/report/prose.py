@@ -113,10 +113,10 @@ def _test_clause(v: Verdict) -> str:
         return (f"significantly better than {runner} in every one of the {len(v.per_class)} "
                 f"classes ({per}: corrected p ≤ {p_text(max(ps))}; {effect})")
     untested = len(v.per_class) - len(tested)
-    more = f"; {untested} untested" if untested else ""
+    more = f"; {untested} class{'es' if untested != 1 else ''} untested" if untested else ""
     return (f"not significantly better than {runner} overall: significantly better in "
             f"{better} and significantly worse in {worse} of {len(v.per_class)} classes ({per}"
-            f"{more}{_class_details(v)}), and {len(v.per_class)} classes are too few for an "
+            f"{_class_details(v)}{more}), and {len(v.per_class)} classes are too few for an "
             "across-class test")
 
 
