@@ -16,7 +16,7 @@ def _registry():
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from anobench.report import write_report
+    from anobench.report import render_report
     from anobench.runner import run_suite
     from anobench.executors import parse_jobs, positive_or_auto
     from anobench.suite import load_suite
@@ -31,32 +31,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         executor_options={"address": args.address} if args.address else None,
         cohort_size=cohort,
     )
-    text = write_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
-    _print_report(run_dir, text)
+    done = render_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
+    _print_report(done, args.tables)
     return 1 if failed else 0
 
 
-def _print_report(run_dir: Path, text: str) -> None:
-    print(text)
-    print(f"anobench: records in {run_dir / 'records.jsonl'}; wrote {run_dir / 'report.md'} and "
-          f"{run_dir / 'report.html'}", file=sys.stderr)
+def _print_report(done, tables: bool) -> None:
+    """The run's state, the verdicts and the report's paths; the whole report with --tables."""
+    if not tables:
+        print(done.terminal(), end="")
+        return
+    print(done.text)
+    print(f"anobench: wrote {', '.join(str(p) for p in done.paths)}", file=sys.stderr)
 
 
 def report_overrides(args: argparse.Namespace) -> dict:
     """The ``[report]`` keys given on the command line (checked by the report's parser)."""
     given = {"reference": args.reference, "alpha": args.alpha, "sem_ddof": args.sem_ddof,
              "metrics": args.metric, "curves": args.curves,
-             "pairs": [list(p) for p in args.pair] if args.pair else None}
+             "pairs": [list(p) for p in args.pair] if args.pair else None,
+             "oracles": True if args.oracles else None}
     return {k: v for k, v in given.items() if v is not None}
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from anobench.report import write_report
+    from anobench.report import render_report
 
-    run_dir = Path(args.run_dir)
-    text = write_report(run_dir, fmt=args.format, overrides=report_overrides(args),
-                        figures=False if args.no_figures else None)
-    _print_report(run_dir, text)
+    done = render_report(Path(args.run_dir), fmt=args.format, overrides=report_overrides(args),
+                         figures=False if args.no_figures else None)
+    _print_report(done, args.tables)
     return 0
 
 
@@ -165,11 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
                           help="data root (default: $ANOBENCH_DATA or ~/.cache/anobench)")
     fmt = argparse.ArgumentParser(add_help=False)
     fmt.add_argument("--format", choices=["markdown", "latex", "plain"], default="markdown",
-                     help="table format (default: markdown)")
+                     help="format of the tables printed with --tables (default: markdown); "
+                          "latex also writes report.tex")
+    shown = argparse.ArgumentParser(add_help=False)
+    shown.add_argument("--tables", "--full", dest="tables", action="store_true",
+                       help="print the whole report (tables, tests, ranks) instead of the run's "
+                            "state, the verdicts and the report's paths")
 
-    r = sub.add_parser("run", parents=[data_dir, fmt], help="run a suite and report it",
-                       description="Run every cell of a suite, store records, then write and "
-                                   "print its report (as `anobench report RUN_DIR` does).")
+    r = sub.add_parser("run", parents=[data_dir, fmt, shown], help="run a suite and report it",
+                       description="Run every cell of a suite, store records, then write its "
+                                   "report (as `anobench report RUN_DIR` does) and print the "
+                                   "run's state (complete, or n of N cells and which are "
+                                   "missing), the verdicts and the paths of report.md/html.")
     r.add_argument("suite", help="suite TOML file")
     r.add_argument("--results", default="results", metavar="DIR",
                    help="results root (default: results); runs go to DIR/<suite>/<run-id>")
@@ -193,12 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "chose for the device)")
     r.set_defaults(func=cmd_run)
 
-    rep = sub.add_parser("report", parents=[fmt],
-                         help="tables, significance tests and figures of a run",
-                         description="Render a stored run: mean±SEM tables with significance "
-                                     "marks, paired tests, ranks and figures. Writes report.md "
-                                     "and report.html (self-contained) into RUN_DIR and prints "
-                                     "the markdown (--format latex: LaTeX tables, report.tex).")
+    rep = sub.add_parser("report", parents=[fmt, shown],
+                         help="verdicts, tables, significance tests and figures of a run",
+                         description="Render a stored run: verdicts (the best deployable column "
+                                     "per dataset, metric and measure against the runner-up), "
+                                     "mean±SEM tables where ▲/▼ mark a column significantly "
+                                     "better/worse than the reference, paired tests, ranks and "
+                                     "figures. Writes report.md and report.html "
+                                     "(self-contained) into RUN_DIR and prints the run's state, "
+                                     "the verdicts and the paths (--tables: the whole report; "
+                                     "--format latex also writes report.tex).")
     rep.add_argument("run_dir", help="results/<suite>/<run-id>")
     rep.add_argument("--sem-ddof", type=int, choices=[0, 1], default=None,
                      help="ddof of the std in SEM = std/sqrt(n) (default: the suite's [report] "
@@ -212,7 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--alpha", type=float, default=None,
                      help="significance level (default: [report] alpha, else 0.05)")
     rep.add_argument("--curves", action="append", default=None, metavar="DATASET/CLASS/REP",
-                     help="cell for ROC and PR curves (repeatable; default: [report] curves)")
+                     help="cell for ROC and PR curves (repeatable; default: [report] curves, else "
+                          "per dataset the cell where the columns' AUCs differ most)")
+    rep.add_argument("--oracles", action="store_true",
+                     help="treat oracle columns (best, worst: they choose with the test labels) "
+                          "as columns: bold, marks, ranks, CD diagrams and verdicts (default: "
+                          "[report] oracles, else false: they are shown as bounds)")
     rep.add_argument("--no-figures", action="store_true", help="skip the figures")
     rep.set_defaults(func=cmd_report)
 

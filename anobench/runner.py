@@ -339,6 +339,7 @@ def run_suite(
                cohort_size=cohort_size)
 
     ident = run_identity(suite.sha256, suite.seed)
+    planned = [c[4] for c in suite_cells(suite, datasets, groups)]  # for the report's state
     if resume:
         run_dir = latest_run_dir(Path(results_root), suite.name) if resume is True else Path(resume)
         meta = read_meta(run_dir)
@@ -356,6 +357,7 @@ def run_suite(
                 print(f"anobench: {note}; those cells run again", file=out, flush=True)
             skip = stored.done()
             meta.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S"))
+            meta.setdefault("planned_cells", planned)
             write_meta(run_dir, meta)
             return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, skip, writer,
                                        **run)
@@ -372,6 +374,7 @@ def run_suite(
                 "datasets": [d.label for d in suite.datasets],
                 "columns": list(dict.fromkeys(c.name for d in suite.detectors
                                               for c in d.columns)),
+                "planned_cells": planned,  # every cell id, in order: what a partial run lacks
             })
             return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, set(), writer,
                                        **run)
@@ -474,7 +477,9 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWrit
                     if on_cell:
                         on_cell(task.base)
     except KeyboardInterrupt:
-        print(f"\nanobench: interrupted; finished cells are stored. Resume with:\n"
+        stored = len(cells) - len(todo) + k
+        print(f"\nanobench: interrupted: {stored} of {len(cells)} cells stored ({failed} of them "
+              f"failed), {len(cells) - stored} missing; the report says which. Resume with:\n"
               f"  anobench run {suite.path} --resume {run_dir}", file=out, flush=True)
         raise
     if failed:

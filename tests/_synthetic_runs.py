@@ -43,14 +43,19 @@ def make_records(value: Callable[[str, int, int], float], columns: dict[str, dic
 
 
 def write_run(root: Path, records: list[dict], *, report: str = "", reps: int = 10,
-              name: str = "synthetic", scores: bool = True) -> Path:
-    """A run directory holding meta.json, records.jsonl (with cell markers) and scores."""
+              name: str = "synthetic", scores: bool = True, suite_text: str | None = None,
+              meta: dict | None = None) -> Path:
+    """A run directory holding meta.json, records.jsonl (with cell markers) and scores.
+
+    ``suite_text`` replaces the stored suite text; ``meta`` adds fields to meta.json
+    (e.g. ``planned_cells``).
+    """
     run = Path(root) / name / "20260101-000000"
     run.mkdir(parents=True)
-    text = SUITE.format(reps=reps, report=report)
+    text = SUITE.format(reps=reps, report=report) if suite_text is None else suite_text
     meta = {"suite_name": name, "suite_path": f"{name}.toml", "suite_sha256": str(hash(text)),
             "suite_text": text, "code_version": "test", "device": "cpu",
-            "started": "2026-01-01T00:00:00"}
+            "started": "2026-01-01T00:00:00", **(meta or {})}
     (run / "meta.json").write_text(json.dumps(meta))
     cells: dict[str, list[dict]] = {}
     for r in records:

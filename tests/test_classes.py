@@ -92,7 +92,7 @@ def _clothes(tmp_path, classes):
 def test_a_run_by_names_shows_names_in_tables_and_keeps_labels_as_keys(tmp_path, capsys):
     suite = _clothes(tmp_path, '"T-shirt/top", ["bag", "Sandal"]')
     assert main(["validate", str(suite)]) == 0
-    assert main(["run", str(suite), "--results", str(tmp_path / "res")]) == 0
+    assert main(["run", str(suite), "--results", str(tmp_path / "res"), "--tables"]) == 0
     out = capsys.readouterr().out
     assert "| T-shirt/top " in out and "| Bag+Sandal " in out
     run_dir = next((tmp_path / "res" / "named").iterdir())
@@ -101,7 +101,7 @@ def test_a_run_by_names_shows_names_in_tables_and_keeps_labels_as_keys(tmp_path,
     assert {(r["normal"], r["class_name"]) for r in recs} == {("2", "T-shirt/top"),
                                                               ("0+1", "Bag+Sandal")}
     assert all("/" not in p.name.replace("__", "") for p in (run_dir / "scores").iterdir())
-    assert main(["report", str(run_dir), "--no-figures"]) == 0
+    assert main(["report", str(run_dir), "--no-figures", "--tables"]) == 0
     assert "| T-shirt/top " in capsys.readouterr().out
 
 

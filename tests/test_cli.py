@@ -44,12 +44,13 @@ def test_list_shows_plugins(capsys):
 
 
 def test_run_then_report(tiny_suite, tmp_path, capsys):
-    assert main(["run", str(tiny_suite), "--results", str(tmp_path / "res")]) == 0
+    assert main(["run", str(tiny_suite), "--results", str(tmp_path / "res"), "--tables"]) == 0
     out = capsys.readouterr().out
     assert "### digits: AUC" in out and "| mean" in out
     run_dir = next((tmp_path / "res" / "tiny").iterdir())
-    assert main(["report", str(run_dir), "--format", "latex"]) == 0
+    assert main(["report", str(run_dir), "--format", "latex", "--full"]) == 0
     assert "\\textbf{" in capsys.readouterr().out
+    assert (run_dir / "report.tex").is_file()
 
 
 BAD = {

@@ -38,17 +38,17 @@ def _err(capsys, argv) -> str:
 
 def test_report_writes_md_and_html_and_prints_markdown(runs, capsys):
     a = runs[0]
-    assert main(["report", str(a), "--no-figures"]) == 0
+    assert main(["report", str(a), "--no-figures", "--tables"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# anobench report: synthetic")
     assert (a / "report.md").is_file() and (a / "report.html").is_file()
     assert "| ed-vae" in out or "ed-vae " in out
-    assert main(["report", str(a), "--no-figures", "--format", "latex"]) == 0
+    assert main(["report", str(a), "--no-figures", "--format", "latex", "--tables"]) == 0
     assert "\\begin{table}" in capsys.readouterr().out and (a / "report.tex").is_file()
 
 
 def test_report_overrides(runs, capsys):
-    assert main(["report", str(runs[0]), "--no-figures", "--reference", "pca",
+    assert main(["report", str(runs[0]), "--no-figures", "--tables", "--reference", "pca",
                  "--pair", "vae", "pca", "--alpha", "0.1", "--metric", "roc_auc"]) == 0
     out = capsys.readouterr().out
     assert "reference pca" in out and "vae vs pca" in out and "α = 0.1" in out

@@ -6,7 +6,7 @@ from _synthetic_runs import make_records
 
 from anobench.report import figures as plots
 from anobench.report.figures import sweep_figures
-from anobench.report.render import caption
+from anobench.report.render_stats import caption
 from anobench.report.statistics import pair_tests
 from anobench.report.tables import build_tables
 

@@ -110,7 +110,7 @@ n_samples = 2
 params = { max_epochs = 2, hidden = 32, threads = 1 }
 """, "mix")
     assert main(["validate", str(suite)]) == 0
-    assert main(["run", str(suite), "--results", str(tmp_path / "res")]) == 0
+    assert main(["run", str(suite), "--results", str(tmp_path / "res"), "--tables"]) == 0
     out = capsys.readouterr().out
     for col in ("pyod:IForest", "pyod:KNN", "pca", "vae:expected"):
         assert f" {col} " in out

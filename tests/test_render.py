@@ -76,7 +76,7 @@ def test_report_html_embeds_every_figure(written):
         data = base64.b64decode(src.split(",", 1)[1], validate=True)
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000
     assert parser.links == []  # nothing external: one self-contained page
-    assert "<table" in page and "<sup>†</sup>" in page
+    assert "<table" in page and '<sup class="up">▲</sup>' in page
 
 
 def test_marks_and_options_come_from_the_stored_suite(tmp_path):
@@ -94,7 +94,7 @@ def test_latex_format_writes_report_tex(written):
     tex = write_report(run, fmt="latex", figures=False)
     assert (run / "report.tex").read_text() == tex
     assert tex.count("\\begin{table}") == tex.count("\\end{table}") >= 4
-    assert "$^\\dagger$" in tex and "\\caption{" in tex
+    assert "$^{\\blacktriangle}$" in tex and "\\caption{" in tex
     assert "±" not in tex and "α" not in tex  # Unicode spelled out for LaTeX
 
 
@@ -136,13 +136,14 @@ def test_summary_states_the_across_class_result(written):
     # 4 classes: too few class means for a test; 8 repetitions: per-class tests run
     assert "ed-vae vs vae, AUC (elbo), d:" in summary
     assert "W/T/L 4/0/0" in summary and "n=4<6: no test" in summary
-    assert "significantly better per class (corrected) in 4 of 4 tested classes" in summary
+    assert ("per class (corrected), ed-vae significantly better in 4 and significantly worse in "
+            "0 of 4 tested classes" in summary)
 
 
 def test_plain_text_names_the_mark_it_prints_for_bold(run):
     """Issue 8: --format plain prints `*` for bold, so its footnotes must say `*`, not bold."""
     plain = write_report(run, fmt="plain", figures=False)
-    notes = [ln for ln in plain.splitlines() if ln.startswith("mean ± SEM")]
+    notes = [ln for ln in plain.splitlines() if "mean ± SEM" in ln]
     assert notes and all("* = best per row" in ln and "bold" not in ln for ln in notes)
     assert "Pairwise Nemenyi post-hoc p-values (*: < α" in plain
     assert "bold" not in plain.lower()
@@ -159,7 +160,7 @@ def test_stored_curves_without_scores_never_break_the_report(tmp_path):
     text = write_report(run)
     assert "No ROC/PR curves for d/9/0: no stored scores for that cell." in text
     curves = re.findall(r"!\[(curves-[^\]]*)\]", text)
-    assert curves == ["curves-d__1__1"]  # the class named "one" is class 1
+    assert curves == ["curves-d-1-1"]  # the class named "one" is class 1
     with pytest.raises(AnobenchError, match="no stored scores for cell 'd/9/0'"):
         write_report(run, overrides={"curves": ["d/9/0"]})  # asked for now: an error
 
@@ -203,6 +204,12 @@ def test_oracle_columns_are_marked_and_explained(tmp_path):
     header = next(ln for ln in md.splitlines() if ln.startswith("| class"))
     assert "vae:best‡" in header and "vae:single‡" not in header
     assert "‡ oracle (vae:best): chooses among the posterior samples with the labels" in md
-    assert re.search(r"\| *vae:best‡ *\|", md.split("## Ranks", 1)[1])  # ranked, and marked
+    # a bound, not a detector: shown last, never bold, not ranked (issue 18 item 2) ...
+    assert header.rstrip(" |").endswith("vae:best‡")
+    assert not re.search(r"\| *vae:best‡ *\|", md.split("## Ranks", 1)[1])
+    assert "Oracles (bounds, not ranked): vae:best." in md
+    # ... unless asked: then ranked, and marked
+    md = write_report(run, figures=False, overrides={"oracles": True})
+    assert re.search(r"\| *vae:best‡ *\|", md.split("## Ranks", 1)[1])
     assert "vae:best<sup>‡</sup>" in (run / "report.html").read_text()
     assert "$^\\ddagger$" in write_report(run, fmt="latex", figures=False)

@@ -227,6 +227,6 @@ params = {{ n_estimators = 30, max_samples = 64 }}
 name = "{LOF}"
 label = "lof"
 """, "sk")
-    assert main(["run", str(suite), "--results", str(tmp_path / "res")]) == 0
+    assert main(["run", str(suite), "--results", str(tmp_path / "res"), "--tables"]) == 0
     out = capsys.readouterr().out
     assert "|   iforest |       lof |" in out

@@ -188,10 +188,10 @@ def test_a_run_interrupted_before_its_first_cell_leaves_nothing(tmp_path, regist
 
 def test_tables_show_the_test_set_sizes_in_the_footnote(tmp_path, capsys):
     suite = _suite(tmp_path, suite_extra='anomalies = "all"')
-    assert main(["run", str(suite), "--results", str(tmp_path / "res")]) == 0
+    assert main(["run", str(suite), "--results", str(tmp_path / "res"), "--tables"]) == 0
     assert "Test set: 36 normals / 2 anomalies." in capsys.readouterr().out
     run_dir = next((tmp_path / "res" / "rare").iterdir())
-    assert main(["report", str(run_dir), "--no-figures"]) == 0
+    assert main(["report", str(run_dir), "--no-figures", "--tables"]) == 0
     assert "Test set: 36 normals / 2 anomalies." in capsys.readouterr().out
     assert "Test set: 36 normals / 2 anomalies." in (run_dir / "report.html").read_text()
 

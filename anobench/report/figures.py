@@ -20,7 +20,9 @@ drawn and how; the drawing functions take plain numbers.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +37,7 @@ from anobench.errors import AnobenchError
 from anobench.report.options import CurveCell
 from anobench.report.statistics import PairSection, RankSection, cd_groups
 from anobench.report.tables import Table, metric_label, sem
-from anobench.scores import find_cell_scores, safe_cell_id
+from anobench.scores import find_cell_scores
 
 try:
     from matplotlib.figure import Figure
@@ -61,8 +63,22 @@ class Fig:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
+def figure_name(*parts: str) -> str:
+    """A readable file name: parts joined by ``-``, other characters than letters, digits
+    and ``._+=-`` replaced by ``-``; a name that needed a replacement ends in a short hash
+    of the original, so that distinct names stay distinct (``cd-roc_auc-elbo``)."""
+    text = "-".join(p for p in parts if p)
+    clean = _UNSAFE.sub("-", text).strip("-.") or "figure"
+    if clean != text:
+        clean += "-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
+    return clean
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
+
+
 def _stem(run_dir: Path, *parts: str) -> Path:
-    return Path(run_dir) / FIG_DIR / safe_cell_id("-".join(p for p in parts if p))
+    return Path(run_dir) / FIG_DIR / figure_name(*parts)
 
 
 def _title(metric: str, measure: str | None) -> str:
@@ -181,13 +197,40 @@ def sweep_figures(run_dir: Path, tables: list[Table], pairs: list[list[PairSecti
     return out
 
 
-def default_curves(tables: list[Table]) -> tuple[CurveCell, ...]:
-    """The first class, repetition 0, of every dataset."""
-    out: dict[str, CurveCell] = {}
+def informative_curves(tables: list[Table], *, oracles: bool = False
+                       ) -> dict[CurveCell, dict[str, Any]]:
+    """Per dataset, the cell whose curves say most, and why (facts for the caption).
+
+    In the dataset's first ROC AUC table (else its first table): the
+    (class, repetition) where the deployable columns' values differ most
+    (``spread``: lowest and highest); with one column, the cell where it
+    scores lowest (``lowest``). Never a cell where every column is perfect
+    unless every cell is.
+    """
+    out: dict[CurveCell, dict[str, Any]] = {}
+    by_dataset: dict[str, Table] = {}
     for t in tables:
-        if t.dataset not in out and t.rows:
-            out[t.dataset] = CurveCell(t.dataset, t.rows[0], 0)
-    return tuple(out.values())
+        if t.dataset not in by_dataset or (t.metric == "roc_auc"
+                                           and by_dataset[t.dataset].metric != "roc_auc"):
+            by_dataset[t.dataset] = t
+    for t in by_dataset.values():
+        cols = [c for c in t.columns if (oracles or not c.oracle) and t.first_of(c) == c]
+        best: tuple[float, CurveCell, tuple[float, float]] | None = None
+        for row in t.rows:
+            per_rep: dict[int, list[float]] = defaultdict(list)
+            for c in cols:
+                for rep, v in zip(t.repetitions.get((row, c), ()), t.values.get((row, c), ())):
+                    per_rep[int(rep)].append(float(v))
+            for rep, vals in sorted(per_rep.items()):
+                score = max(vals) - min(vals) if len(cols) > 1 else 1.0 - min(vals)
+                if len(cols) > 1 and len(vals) < 2:
+                    continue
+                if best is None or score > best[0]:
+                    best = (score, CurveCell(t.dataset, row, rep), (min(vals), max(vals)))
+        if best is not None:
+            out[best[1]] = {"why": "spread" if len(cols) > 1 else "lowest", "range": best[2],
+                            "by": t.metric}
+    return out
 
 
 def curve_cell_of_row(cell: CurveCell, tables: list[Table]) -> CurveCell:
@@ -200,12 +243,14 @@ def curve_cell_of_row(cell: CurveCell, tables: list[Table]) -> CurveCell:
     return cell
 
 
-def curve_figures(run_dir: Path, cells: Sequence[CurveCell], *, required: bool
+def curve_figures(run_dir: Path, cells: Sequence[CurveCell], *, required: bool,
+                  chosen: dict[CurveCell, dict[str, Any]] | None = None
                   ) -> tuple[list[Fig], list[CurveCell]]:
     """ROC and PR curves of ``cells``, and the cells without stored scores.
 
     A cell without stored scores is an error if ``required`` (asked for on
     the command line), else it is returned among the missing ones.
+    ``chosen``: why a cell was picked by default (:func:`informative_curves`).
     """
     out, missing = [], []
     for cell in cells:
@@ -227,12 +272,14 @@ def curve_figures(run_dir: Path, cells: Sequence[CurveCell], *, required: bool
                 if m in (None, measure) and not any(np.array_equal(s, v) for v in curves.values()):
                     curves[col] = s  # identical scores (e.g. vae and vae:single) drawn once
         shown = dict(list(curves.items())[:MAX_CURVES])
-        png, svg = roc_pr_curves(labels, shown, _stem(run_dir, "curves", str(cell)),
+        png, svg = roc_pr_curves(labels, shown, _stem(run_dir, "curves", cell.dataset,
+                                                      cell.normal, str(cell.repetition)),
                                  title=f"{cell.dataset}, normal class {cell.normal}, "
                                        f"repetition {cell.repetition}")
         out.append(Fig("curves", png, svg, dict(
             cell=cell, measure=measure if len(set(measures)) > 1 else None,
-            anomalies=int(labels.sum()), n=len(labels), shown=len(shown), columns=len(curves))))
+            anomalies=int(labels.sum()), n=len(labels), shown=len(shown), columns=len(curves),
+            chosen=(chosen or {}).get(cell))))
     return out, missing
 
 
@@ -305,7 +352,9 @@ def rules_per_class(classes: Sequence[str], rules: Sequence[str],
                     title: str = "") -> tuple[Path, Path]:
     """Per class (panel) mean ± SEM of each rule; ``mean``/``err``: (classes, rules)."""
     nrows, ncols = _panel_grid(len(classes))
-    fig = Figure(figsize=(2.3 * ncols + 0.6, 2.2 * nrows + 0.6))
+    width = max(2.3, 0.22 * len(rules) + 0.9)  # room for each rule's label, written upright
+    label_room = 0.09 * max((len(r) for r in rules), default=0) if len(rules) > 3 else 0.2
+    fig = Figure(figsize=(width * ncols + 0.6, (2.0 + label_room) * nrows + 0.6))
     axes = fig.subplots(nrows, ncols, squeeze=False)
     x = np.arange(len(rules))
     for i, cls in enumerate(classes):
@@ -314,7 +363,7 @@ def rules_per_class(classes: Sequence[str], rules: Sequence[str],
             ax.errorbar(x[j], 100 * mean[i, j], yerr=100 * np.nan_to_num(err[i, j]), fmt="o",
                         color=COLORS[j % len(COLORS)], capsize=3, ms=5)
         ax.set_title(f"class {cls}", fontsize=9)
-        ax.set_xticks(x, list(rules), fontsize=8, rotation=30 if len(rules) > 3 else 0)
+        ax.set_xticks(x, list(rules), fontsize=8, rotation=90 if len(rules) > 3 else 0)
         ax.tick_params(axis="y", labelsize=8)
         ax.margins(x=0.2)
         ax.grid(axis="y", alpha=0.3)

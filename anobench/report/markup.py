@@ -1,6 +1,6 @@
 """The report as text: a list of blocks written as markdown, HTML, LaTeX or plain text.
 
-A report is a list of blocks — :class:`Heading`, :class:`Para`, :class:`TableBlock`
+A report is a list of blocks — :class:`Heading`, :class:`Para`, :class:`Items`, :class:`TableBlock`
 (a table of :class:`Entry`), :class:`Image` — made by
 :mod:`anobench.report.render`. This module owns how each block looks in each
 format (bold, marks, escaping, the HTML page and its style); it adds no
@@ -68,8 +68,18 @@ class Heading:
 
 @dataclass(frozen=True)
 class Para:
-    text: str
+    """A paragraph; ``em``: in italics; ``warn``: a warning the reader must not miss."""
+
+    text: str | Text
     em: bool = False
+    warn: bool = False
+
+
+@dataclass(frozen=True)
+class Items:
+    """A bulleted list of sentences."""
+
+    items: tuple[str | Text, ...]
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,7 @@ class Image:
     caption: str
 
 
-Block = Heading | Para | TableBlock | Image
+Block = Heading | Para | Items | TableBlock | Image
 
 
 _LATEX = {
@@ -98,8 +108,10 @@ _LATEX = {
     "α": "$\\alpha$", "χ": "$\\chi$", "²": "$^2$", "†": "$^\\dagger$", "‡": "$^\\ddagger$",
     "≥": "$\\geq$", "≤": "$\\leq$", "–": "--", "−": "$-$", "Δ": "$\\Delta$", "_": "\\_",
     "%": "\\%", "&": "\\&", "#": "\\#", "^": "\\^{}", "{": "\\{", "}": "\\}", "$": "\\$",
-    "~": "\\~{}",
+    "~": "\\~{}", "▲": "$^{\\blacktriangle}$", "▼": "$^{\\blacktriangledown}$",
 }
+#: Marks whose HTML gets a class (its colour): better, worse.
+_MARK_CLASS = {"▲": "up", "▼": "down"}
 
 
 def one_line(text: str) -> str:
@@ -124,7 +136,8 @@ def entry_text(entry: Entry | str, fmt: str) -> str:
         return (f"\\textbf{{{text}}}" if entry.bold else text) + mark
     if fmt == "html":
         text = html.escape(text)
-        mark = f"<sup>{html.escape(mark)}</sup>" if mark else ""
+        cls = f' class="{_MARK_CLASS[mark]}"' if mark in _MARK_CLASS else ""
+        mark = f"<sup{cls}>{html.escape(mark)}</sup>" if mark else ""
         return (f"<b>{text}</b>" if entry.bold else text) + mark
     text, mark = one_line(text), one_line(mark)
     if fmt == "markdown":  # a | in a label must not split the row
@@ -155,8 +168,10 @@ def to_markdown(blocks: list[Block], base: Path | None = None) -> str:
         if isinstance(b, Heading):
             out.append(f"{'#' * b.level} {one_line(b.text)}\n")
         elif isinstance(b, Para):
-            text = one_line(b.text)
-            out.append(f"_{text}_\n" if b.em else f"{text}\n")
+            text = one_line(words(b.text, "markdown"))
+            out.append(f"> **{text}**\n" if b.warn else f"_{text}_\n" if b.em else f"{text}\n")
+        elif isinstance(b, Items):
+            out.append("".join(f"* {one_line(words(x, 'markdown'))}\n" for x in b.items))
         elif isinstance(b, TableBlock):
             title = f"### {one_line(b.title)}\n\n" if b.title else ""
             note = f"\n\n_{one_line(words(b.note, 'markdown'))}_" if b.note else ""
@@ -175,7 +190,9 @@ def to_plain(blocks: list[Block], base: Path | None = None) -> str:
             rule = ("=" if b.level == 1 else "-") * len(b.text)
             out.append(f"{b.text}\n{rule}\n")
         elif isinstance(b, Para):
-            out.append(f"{b.text}\n")
+            out.append(f"{'!! ' if b.warn else ''}{words(b.text, 'plain')}\n")
+        elif isinstance(b, Items):
+            out.append("".join(f"* {words(x, 'plain')}\n" for x in b.items))
         elif isinstance(b, TableBlock):
             title = f"{b.title}\n" if b.title else ""
             note = f"\n{words(b.note, 'plain')}" if b.note else ""
@@ -196,10 +213,15 @@ th,td{border:1px solid #ccc;padding:.22em .55em;text-align:right;white-space:now
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 table.total tr:last-child td{border-top:2px solid #999}
 .note{font-size:.82em;color:#555;max-width:1100px;margin:.3em 0 1em}
-sup{color:#b00;font-weight:bold}
+sup{color:#555;font-weight:bold}sup.up{color:#080}sup.down{color:#c00}
+.warn{background:#fff3cd;border:1px solid #e0b000;padding:.5em .8em;font-weight:bold}
 figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85em;color:#444;max-width:1100px}
-.wrap{overflow-x:auto}
+.wrap{overflow:auto;max-height:85vh}
+.wrap thead th{position:sticky;top:0;z-index:2}
+.wrap td:first-child,.wrap th:first-child{position:sticky;left:0;z-index:1;background:#fff;
+box-shadow:1px 0 0 #ccc}
+.wrap thead th:first-child{z-index:3;background:#f3f3f3}
 """
 
 
@@ -212,8 +234,12 @@ def to_html(blocks: list[Block], title: str) -> str:
         if isinstance(b, Heading):
             out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
         elif isinstance(b, Para):
-            text = html.escape(b.text)
-            out.append(f"<p><em>{text}</em></p>" if b.em else f"<p>{text}</p>")
+            text = html.escape(words(b.text, "html"))
+            out.append(f'<p class="warn">{text}</p>' if b.warn else
+                       f"<p><em>{text}</em></p>" if b.em else f"<p>{text}</p>")
+        elif isinstance(b, Items):
+            out.append("<ul>" + "".join(f"<li>{html.escape(words(x, 'html'))}</li>"
+                                        for x in b.items) + "</ul>")
         elif isinstance(b, TableBlock):
             if b.title:
                 out.append(f"<h3>{html.escape(b.title)}</h3>")
@@ -233,8 +259,11 @@ def to_html(blocks: list[Block], title: str) -> str:
 
 
 def to_latex(blocks: list[Block]) -> str:
-    """The report's tables as LaTeX ``table`` environments (booktabs-free)."""
-    out = []
+    """The report's tables as LaTeX ``table`` environments (booktabs-free).
+
+    The marks ▲/▼ are ``\\blacktriangle``/``\\blacktriangledown`` (package amssymb).
+    """
+    out = ["% anobench tables; the marks need \\usepackage{amssymb}"]
     for b in blocks:
         if isinstance(b, Heading):
             out.append(f"% {'=' * 4} {b.text}")

@@ -12,6 +12,8 @@ Keys (all optional)::
     figures = true                  # draw figures for report.md / report.html
     curves = ["mnist/0/0"]          # cells (dataset/class/repetition) for ROC and PR curves
     rank_columns = ["pca", "vae"]   # columns of the Friedman test / CD diagram (default: all)
+    oracles = false                 # oracle columns (best, worst: they use the test labels)
+                                    # in bold, marks, ranks, CD diagrams and verdicts
 
 Column names may omit a grid part: ``"vae"`` also names ``vae[beta=0.5]``
 and is matched to the grid point of the column it is compared with.
@@ -41,14 +43,14 @@ from anobench.registry import did_you_mean
 
 REPORT_KEYS = {
     "reference": str, "pairs": list, "alpha": float, "correction": str, "metrics": list,
-    "sem_ddof": int, "figures": bool, "curves": list, "rank_columns": list,
+    "sem_ddof": int, "figures": bool, "curves": list, "rank_columns": list, "oracles": bool,
 }
 CORRECTIONS = ("holm", "bonferroni", "none")
 #: The command-line flag of each key (``anobench report``).
 CLI_FLAGS = {"reference": "--reference", "pairs": "--pair", "alpha": "--alpha",
              "metrics": "--metric", "sem_ddof": "--sem-ddof", "curves": "--curves",
              "figures": "--no-figures", "correction": "--correction",
-             "rank_columns": "--rank-columns"}
+             "rank_columns": "--rank-columns", "oracles": "--oracles"}
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,9 @@ class ReportOptions:
     metrics: tuple[str, ...] | None = None  # None: every stored metric
     sem_ddof: int = 1
     figures: bool = True
-    curves: tuple[CurveCell, ...] = ()  # (): the first class, repetition 0, of each dataset
-    rank_columns: tuple[str, ...] | None = None  # None: every column
+    curves: tuple[CurveCell, ...] = ()  # (): per dataset, the cell whose columns differ most
+    rank_columns: tuple[str, ...] | None = None  # None: every column but the oracles
+    oracles: bool = False  # oracles are bounds: out of bold, marks, ranks and verdicts
 
 
 @dataclass(frozen=True)
@@ -271,6 +274,8 @@ def parse_report_options(table: Any, source: OptionSource | str = "suite", *,
         kw["sem_ddof"] = table["sem_ddof"]
     if "figures" in table:
         kw["figures"] = table["figures"]
+    if "oracles" in table:
+        kw["oracles"] = table["oracles"]
     if "curves" in table:
         kw["curves"] = tuple(dict.fromkeys(parse_curve(src, src.at("curves", i), c, layout)
                                            for i, c in enumerate(table["curves"])))

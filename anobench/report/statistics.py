@@ -1,302 +1,61 @@
 """Statistical tests of result tables — numbers only; the words are in :mod:`.render`.
 
-Tests on arrays (scipy where it computes the same thing; hand-written only
-Holm's correction, the rank-biserial correlation and the CD-diagram groups,
-each checked against a reference in ``tests/test_statistics.py``):
-
-* :func:`paired_comparison` — two-sided Wilcoxon signed-rank test of paired
-  values, zero differences dropped (Wilcoxon's method). No test with fewer
-  than :func:`min_pairs` non-zero differences (no p below alpha is possible).
-  The p-value is exact (scipy's exact null distribution) up to
-  :data:`EXACT_MAX` pairs without tied ranks; with tied ranks it is the exact
-  permutation p (all 2**n sign assignments, ``scipy.stats.permutation_test``)
-  up to :data:`PERMUTATION_MAX` pairs; otherwise the normal approximation
-  with tie and continuity correction. Effect sizes: wins/ties/losses, the
-  matched-pairs rank-biserial correlation, the median difference with a
-  seeded percentile-bootstrap CI (``scipy.stats.bootstrap``).
-* :func:`adjust` — Holm's step-down, Bonferroni, or none.
-* :func:`friedman` (``scipy.stats.friedmanchisquare``), average ranks, the
-  Nemenyi critical difference and pairwise p-values (studentized range),
-  :func:`cd_groups`.
-
-Tests on tables:
+The tests on arrays (Wilcoxon, Holm, Friedman, Nemenyi) are in
+:mod:`.stattests` and re-exported here. Tests on tables:
 
 * :func:`table_tests` — every column against the reference column (same
   grid point): per class on the repetitions, on the ``mean`` row across
   classes; Holm families per column over its classes, and over the columns
-  for the mean row. Columns holding the same scores (same model, rule,
-  measure) are tested once and counted once in a family.
+  for the mean row. A decision is two-directional: ``"better"`` or
+  ``"worse"`` (the table's ▲ and ▼). Columns holding the same scores (same
+  model, rule, measure) are tested once and counted once in a family;
+  oracle columns (rules that choose with the test labels) are bounds, not
+  tested unless asked (``oracles=True``).
 * :func:`pair_tests` — columns A and B per class, per dataset across classes,
   and across every (dataset, class) block.
 * :func:`rank_tests` — Friedman and Nemenyi over (dataset, class) blocks of
-  class means; columns with the same scores are ranked once.
+  class means; columns with the same scores are ranked once; oracles are
+  left out unless asked.
+
+Per class, a pair of columns that are each identical over the repetitions
+(deterministic detectors on a fixed test set) is not tested
+(:func:`~.stattests.repetition_comparison`).
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 
 import numpy as np
-from scipy import stats as st
 
 from anobench.column import Column, GridPoint
-from anobench.report.options import CORRECTIONS
+from anobench.report.stattests import (  # noqa: F401 - re-exported: the tests on arrays
+    BETTER,
+    BOOT_SEED,
+    EXACT_MAX,
+    N_BOOT,
+    PERMUTATION_MAX,
+    TIE_TOL,
+    WORSE,
+    FriedmanResult,
+    PairedResult,
+    adjust,
+    average_ranks,
+    bootstrap_median_ci,
+    cd_groups,
+    constant,
+    friedman,
+    min_pairs,
+    nemenyi_cd,
+    nemenyi_pvalues,
+    nemenyi_q,
+    paired_comparison,
+    rank_biserial,
+    repetition_comparison,
+    smallest_corrected_p,
+    wilcoxon_signed_rank,
+)
 from anobench.report.tables import MEAN_ROW, Table, metric_order
-
-#: Largest number of non-zero differences (no tied ranks) for an exact p.
-EXACT_MAX = 50
-#: Largest number of non-zero differences with tied ranks for an exact permutation p (2**n sign
-#: assignments are enumerated; scipy's own limit for its automatic choice).
-PERMUTATION_MAX = 13
-#: Differences with ``|a - b| <= TIE_TOL * max(1, |a|, |b|)`` count as zero.
-TIE_TOL = 1e-12
-#: Bootstrap of the median difference: resamples and seed.
-N_BOOT, BOOT_SEED = 2000, 0
-
-
-# ------------------------------------------------------------------ tests on arrays
-
-def min_pairs(alpha: float) -> int:
-    """Fewest non-zero differences for which an exact two-sided p can fall below ``alpha``.
-
-    The smallest two-sided exact p-value with ``n`` pairs is ``2 / 2**n``.
-    """
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    n = 1
-    while 2.0 ** (1 - n) >= alpha:
-        n += 1
-    return n
-
-
-def smallest_corrected_p(n: int, m: int, correction: str) -> float:
-    """Smallest attainable corrected p of ``m`` exact tests with ``n`` pairs each.
-
-    Holm and Bonferroni multiply the smallest p of a family, ``2 / 2**n``, by ``m``.
-    """
-    p = 2.0 ** (1 - n)
-    return p if correction == "none" else min(1.0, p * m)
-
-
-def wilcoxon_signed_rank(d: np.ndarray) -> tuple[float, float, str]:
-    """Two-sided Wilcoxon signed-rank test of non-zero differences ``d``.
-
-    Returns ``(T+, p, method)``, ``method`` ``"exact"`` or ``"normal"``.
-    """
-    d = np.asarray(d, dtype=np.float64)
-    n = len(d)
-    if n == 0 or np.any(d == 0):
-        raise ValueError("needs non-zero differences only")
-    ranks = st.rankdata(np.abs(d))
-    t_plus = float(ranks[d > 0].sum())
-    tied = len(np.unique(np.abs(d))) < n
-    if tied and n <= PERMUTATION_MAX:  # every sign assignment of the (tied) ranks
-        p = st.permutation_test((d,), _t_plus, permutation_type="samples", vectorized=True,
-                                n_resamples=np.inf).pvalue
-        return t_plus, float(min(1.0, p)), "exact"
-    how = "exact" if n <= EXACT_MAX and not tied else "asymptotic"
-    p = st.wilcoxon(d, zero_method="wilcox", correction=True, method=how).pvalue
-    return t_plus, float(min(1.0, p)), "exact" if how == "exact" else "normal"
-
-
-def _t_plus(d: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Sum of the ranks of ``|d|`` where ``d > 0`` (vectorized over sign flips)."""
-    return np.sum(np.where(d > 0, st.rankdata(np.abs(d), axis=axis), 0.0), axis=axis)
-
-
-def rank_biserial(d: np.ndarray) -> float:
-    """Matched-pairs rank-biserial correlation ``(R+ - R-) / (R+ + R-)`` of non-zero ``d``.
-
-    +1: every pair favours the first column; -1: every pair the second.
-    """
-    d = np.asarray(d, dtype=np.float64)
-    d = d[d != 0]
-    if not len(d):
-        return 0.0
-    ranks = st.rankdata(np.abs(d))
-    return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
-
-
-def bootstrap_median_ci(d: np.ndarray, *, level: float = 0.95, n_boot: int = N_BOOT,
-                        seed: int = BOOT_SEED) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the median of ``d`` (seeded)."""
-    d = np.asarray(d, dtype=np.float64)
-    if len(d) < 2:
-        return (float("nan"), float("nan"))
-    res = st.bootstrap((d,), np.median, n_resamples=n_boot, confidence_level=level,
-                       method="percentile", rng=np.random.default_rng(seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
-@dataclass(frozen=True)
-class PairedResult:
-    """Paired comparison of column A against column B (differences A − B)."""
-
-    n: int  # pairs
-    wins: int  # A > B
-    ties: int  # zero differences
-    losses: int  # A < B
-    mean_diff: float
-    median_diff: float
-    ci: tuple[float, float]  # bootstrap CI of the median difference
-    rank_biserial: float
-    statistic: float | None  # T+ (sum of ranks of positive differences)
-    p: float | None  # two-sided; None when no test was run
-    method: str  # "exact" | "normal" | "too few" (non-zero differences) | "identical"
-
-    @property
-    def tested(self) -> bool:
-        return self.p is not None
-
-    @property
-    def nonzero(self) -> int:
-        return self.wins + self.losses
-
-    def better(self, alpha: float, p: float | None = None) -> bool:
-        """A significantly better than B at ``alpha`` (``p`` overrides, e.g. adjusted)."""
-        p = self.p if p is None else p
-        return p is not None and p < alpha and self.rank_biserial > 0
-
-
-def paired_comparison(a, b, *, alpha: float = 0.05) -> PairedResult:
-    """Compare paired samples ``a`` and ``b`` (higher is better).
-
-    Wilcoxon signed-rank, two-sided, zeros dropped. With fewer than
-    :func:`min_pairs` ``(alpha)`` non-zero differences no test is run
-    (``method`` ``"too few"``, or ``"identical"`` when every difference is zero).
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"paired samples need equal 1-d shapes, got {a.shape} and {b.shape}")
-    d = a - b
-    zero = np.abs(d) <= TIE_TOL * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))
-    d = np.where(zero, 0.0, d)
-    nz = d[~zero]
-    n = len(d)
-    wins, losses = int((nz > 0).sum()), int((nz < 0).sum())
-    med = float(np.median(d)) if n else float("nan")
-    mean = float(np.mean(d)) if n else float("nan")
-    effects = (n, wins, n - wins - losses, losses, mean, med, bootstrap_median_ci(d),
-               rank_biserial(nz))
-    if len(nz) < min_pairs(alpha):
-        return PairedResult(*effects, None, None, "too few" if len(nz) else "identical")
-    t_plus, p, method = wilcoxon_signed_rank(nz)
-    return PairedResult(*effects, t_plus, p, method)
-
-
-def adjust(pvalues: Sequence[float | None], method: str = "holm") -> list[float | None]:
-    """Adjusted p-values of one family; ``None`` entries (no test) stay ``None``.
-
-    ``holm``: Holm's step-down, ``p_(i) * (m - i + 1)`` made monotone, capped at 1;
-    ``bonferroni``: ``p * m``; ``none``: unchanged. ``m`` counts tested entries only.
-    """
-    if method not in CORRECTIONS:
-        raise ValueError(f"unknown correction {method!r}; known: {', '.join(CORRECTIONS)}")
-    idx = [i for i, p in enumerate(pvalues) if p is not None]
-    out: list[float | None] = [None] * len(pvalues)
-    m = len(idx)
-    if method == "none":
-        for i in idx:
-            out[i] = float(pvalues[i])
-        return out
-    if method == "bonferroni":
-        for i in idx:
-            out[i] = min(1.0, float(pvalues[i]) * m)
-        return out
-    running = 0.0
-    for rank, i in enumerate(sorted(idx, key=lambda i: pvalues[i])):
-        running = max(running, min(1.0, float(pvalues[i]) * (m - rank)))
-        out[i] = running
-    return out
-
-
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Mean rank per column over rows; rank 1 = highest value in a row, ties share."""
-    return st.rankdata(-np.asarray(values, dtype=np.float64), axis=1).mean(axis=0)
-
-
-@dataclass(frozen=True)
-class FriedmanResult:
-    k: int  # columns
-    n: int  # blocks
-    avg_ranks: np.ndarray
-    statistic: float | None  # chi-square, tie-corrected
-    p: float | None
-    cd: float | None  # Nemenyi critical difference at alpha
-    alpha: float
-    method: str  # "chi-square" | "all tied" | "too few columns" | "too few blocks"
-
-
-def friedman(values: np.ndarray, *, alpha: float = 0.05) -> FriedmanResult:
-    """Friedman test over blocks (rows) of ``values`` (higher is better).
-
-    Needs at least 3 columns and 2 blocks for a test; the average ranks are
-    always returned.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 2:
-        raise ValueError(f"values must be blocks x columns, got shape {values.shape}")
-    n, k = values.shape
-    if n == 0 or k < 2:
-        raise ValueError(f"need at least one block and two columns, got {n}x{k}")
-    if np.isnan(values).any():
-        raise ValueError("values contain NaN")
-    avg = average_ranks(values)
-    cd = nemenyi_cd(k, n, alpha)
-    if k < 3 or n < 2:
-        return FriedmanResult(k, n, avg, None, None, cd, alpha,
-                              "too few columns" if k < 3 else "too few blocks")
-    if np.all(values == values[:, :1]):  # every block entirely tied
-        return FriedmanResult(k, n, avg, 0.0, 1.0, cd, alpha, "all tied")
-    res = st.friedmanchisquare(*values.T)
-    return FriedmanResult(k, n, avg, float(res.statistic), float(res.pvalue), cd, alpha,
-                          "chi-square")
-
-
-@cache
-def nemenyi_q(k: int, alpha: float = 0.05) -> float:
-    """Critical value q_alpha of the Nemenyi test (studentized range / sqrt 2)."""
-    return float(st.studentized_range.ppf(1.0 - alpha, k, np.inf) / math.sqrt(2.0))
-
-
-def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:
-    """Critical difference of average ranks: ``q_alpha * sqrt(k (k + 1) / (6 n))`` (Demšar 2006)."""
-    return nemenyi_q(k, alpha) * math.sqrt(k * (k + 1) / (6.0 * n))
-
-
-def nemenyi_pvalues(avg_ranks: np.ndarray, n: int) -> np.ndarray:
-    """Pairwise Nemenyi p-values from average ranks over ``n`` blocks (k x k)."""
-    r = np.asarray(avg_ranks, dtype=np.float64)
-    k = len(r)
-    se = math.sqrt(k * (k + 1) / (6.0 * n))
-    q = np.abs(r[:, None] - r[None, :]) / se * math.sqrt(2.0)
-    out = st.studentized_range.sf(q, k, np.inf)
-    np.fill_diagonal(out, 1.0)
-    return out
-
-
-def cd_groups(avg_ranks: np.ndarray, cd: float) -> list[tuple[int, int]]:
-    """Maximal runs of columns (in rank order) whose rank spread is below ``cd``.
-
-    Returns ``(first, last)`` positions in ``argsort(avg_ranks)`` order; only
-    runs of at least two columns, none contained in another.
-    """
-    r = np.sort(np.asarray(avg_ranks, dtype=np.float64))
-    k = len(r)
-    runs = []
-    for i in range(k):
-        j = i
-        while j + 1 < k and r[j + 1] - r[i] < cd:
-            j += 1
-        if j > i:
-            runs.append((i, j))
-    return [(i, j) for i, j in runs
-            if not any(a <= i and j <= b and (a, b) != (i, j) for a, b in runs)]
-
 
 # ------------------------------------------------------------------ tests on tables
 
@@ -324,19 +83,32 @@ class TableTests:
     same_as_reference: set[Column] = field(default_factory=set)  # same scores: not tested
     cells: dict[tuple[str, Column], PairedResult] = field(default_factory=dict)
     p_adj: dict[tuple[str, Column], float | None] = field(default_factory=dict)
-    marks: set[tuple[str, Column]] = field(default_factory=set)
+    #: (row, column) -> "better" or "worse": significant at alpha after correction
+    marks: dict[tuple[str, Column], str] = field(default_factory=dict)
     mean_family: int = 0  # tests in the mean row's correction family (one per set of same scores)
+    class_family: dict[Column, int] = field(default_factory=dict)  # classes tested, per column
+    bounds: tuple[Column, ...] = ()  # oracle columns left untested (bounds, not detectors)
+
+    def decision(self, row: str, column: Column) -> str | None:
+        """``"better"``, ``"worse"`` or None for one cell of the table."""
+        return self.marks.get((row, column))
 
 
 def table_tests(table: Table, reference: str | None, *, alpha: float = 0.05,
-                correction: str = "holm") -> TableTests:
-    """Test every column of ``table`` against the reference column (marks: corrected p < alpha)."""
+                correction: str = "holm", oracles: bool = False) -> TableTests:
+    """Test every column of ``table`` against the reference column.
+
+    A cell is marked ``"better"`` or ``"worse"`` when its corrected p < alpha.
+    Oracle columns are tested only with ``oracles`` (else they are bounds).
+    """
     out = TableTests(table, alpha, correction)
     for col in table.columns:
         ref = reference_for(col, reference, table)
         if ref is None:
             continue
-        if table.first_of(col) == table.first_of(ref):
+        if col.oracle and not oracles and not ref.oracle:
+            out.bounds += (col,)
+        elif table.first_of(col) == table.first_of(ref):
             out.same_as_reference.add(col)  # the reference's own scores: nothing to test
         else:
             out.reference[col] = ref
@@ -351,10 +123,11 @@ def table_tests(table: Table, reference: str | None, *, alpha: float = 0.05,
         for row in table.rows:
             a, b = table.paired(row, col, ref)
             if len(a):
-                out.cells[(row, col)] = paired_comparison(a, b, alpha=alpha)
+                out.cells[(row, col)] = repetition_comparison(a, b, alpha=alpha)
                 rows.append(row)
         adj = adjust([out.cells[(row, col)].p for row in rows], correction)
         out.p_adj.update({(row, col): p for row, p in zip(rows, adj)})
+        out.class_family[col] = sum(p is not None for p in adj)
     mean_cols = []
     for col in tested:
         ma, mb = table.class_means(col), table.class_means(out.reference[col])
@@ -369,12 +142,15 @@ def table_tests(table: Table, reference: str | None, *, alpha: float = 0.05,
     for col, ref in out.reference.items():  # same scores as a tested column: its results
         src = first_tested[(table.first_of(col), table.first_of(ref))]
         if src != col:
+            out.class_family[col] = out.class_family[src]
             for (row, c), res in list(out.cells.items()):
                 if c == src:
                     out.cells[(row, col)] = res
                     out.p_adj[(row, col)] = out.p_adj[(row, c)]
-    out.mean_family = sum(p is not None for p in adj)
-    out.marks = {key for key, res in out.cells.items() if res.better(alpha, out.p_adj[key])}
+    for key, res in out.cells.items():
+        direction = res.direction(alpha, out.p_adj[key])
+        if direction:
+            out.marks[key] = direction
     return out
 
 
@@ -426,7 +202,7 @@ def pair_tests(tables: list[Table], a: str, b: str, *, alpha: float = 0.05,
                 if len(va):
                     class_rows.append(PairRow(t.dataset, t.row_label(row), float(va.mean()),
                                               float(vb.mean()),
-                                              paired_comparison(va, vb, alpha=alpha), None,
+                                              repetition_comparison(va, vb, alpha=alpha), None,
                                               "repetitions"))
             adj = adjust([r.result.p for r in class_rows], correction)
             sec.rows.extend(replace(r, p_adj=p) for r, p in zip(class_rows, adj))
@@ -462,8 +238,12 @@ class RankSection:
 
 
 def rank_tests(tables: list[Table], *, alpha: float = 0.05,
-               columns: tuple[str, ...] | None = None) -> list[RankSection]:
-    """Friedman + Nemenyi over (dataset, class) blocks of class means, per metric/measure."""
+               columns: tuple[str, ...] | None = None, oracles: bool = False
+               ) -> list[RankSection]:
+    """Friedman + Nemenyi over (dataset, class) blocks of class means, per metric/measure.
+
+    Oracle columns are left out unless ``oracles`` or named in ``columns``.
+    """
     groups: dict[tuple, list[Table]] = defaultdict(list)
     for t in tables:
         groups[(t.metric, t.measure)].append(t)
@@ -471,7 +251,8 @@ def rank_tests(tables: list[Table], *, alpha: float = 0.05,
     for (metric, measure), ts in groups.items():
         first = ts[0]
         cols = [c for c in first.columns
-                if columns is None or any(c.matches(name) for name in columns)]
+                if (any(c.matches(name) for name in columns) if columns is not None
+                    else oracles or not c.oracle)]
         for t in ts[1:]:
             cols = [c for c in cols if c in t.columns]
         by_scores: dict[Column, list[Column]] = {}  # one ranked column per set of same scores

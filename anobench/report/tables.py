@@ -182,3 +182,28 @@ def repetition_counts(table: Table) -> tuple[int, int]:
     """Fewest and most repetitions of any cell of the table."""
     counts = [len(v) for v in table.values.values()]
     return min(counts), max(counts)
+
+
+def deterministic_columns(table: Table) -> list[Column]:
+    """Columns with one value in all repetitions of every class (at least one class with two).
+
+    A deterministic detector on a test set the repetitions do not change
+    (``anomalies = "all"``): its SEM is 0 and its repetitions are not samples.
+    """
+    out = []
+    for col in table.columns:
+        runs = [table.values[(row, col)] for row in table.rows if (row, col) in table.values]
+        many = [v for v in runs if len(v) > 1]
+        if many and all(float(np.ptp(v)) <= 1e-12 * max(1.0, float(np.max(np.abs(v))))
+                        for v in many):
+            out.append(col)
+    return out
+
+
+def incomplete_cells(table: Table, planned: int | None) -> dict[tuple[str, Column], int]:
+    """(row, column) -> repetitions stored, where fewer than ``planned`` (None: not known)."""
+    if planned is None:
+        return {}
+    counts = {(row, col): len(table.values.get((row, col), ()))
+              for row in table.rows for col in table.columns}
+    return {key: n for key, n in counts.items() if n < planned}
