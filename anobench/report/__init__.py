@@ -14,6 +14,7 @@ Modules, each importing only those above it::
     tables      records -> one table of values per (dataset, metric, measure)
     statistics  tests on tables: marks, paired tests, ranks (numbers only)
     figures     CD diagrams, rules per class, grid sweeps, ROC/PR curves
+    posterior   the Posterior section: ED gain against posterior statistics
     render      every word of a report: entries, footnotes, captions, sentences
     compare     two runs side by side
 
@@ -46,6 +47,7 @@ from anobench.report.options import (
     parse_report_options,
     run_options,
 )
+from anobench.report.posterior import posterior_blocks
 from anobench.report.render import (
     NO_RESULTS,
     caption,
@@ -125,6 +127,8 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
         blocks.append(Heading("Ranks (Friedman, Nemenyi)"))
         for s in ranks:
             blocks += rank_blocks(s)
+    blocks += posterior_blocks(run_dir, store.records(("cell",)), records, metrics=options.metrics,
+                               alpha=alpha, figures=options.figures if figures is None else figures)
     if not (options.figures if figures is None else figures):
         return Report(blocks, options, meta, tables)
     if UNAVAILABLE:
