@@ -76,20 +76,3 @@ def score_draw(full_draw, configs, rules: dict[str, Any], y: np.ndarray,
             results.append(dict(column=col, cfg=cfg, fields={"samples": samples}, **scored))
     return results
 
-
-def result_records(results: list[dict], y: np.ndarray, metrics: tuple[str, ...], fit_s: float,
-                   score_s: float, info: dict[str, Any]) -> list[dict]:
-    """The result records of scored columns: one per column and metric (no cell fields)."""
-    records: list[dict] = []
-    for res in results:
-        cfg = res["cfg"]
-        values = res.get("values") or compute_metrics(y, res["scores"], metrics)
-        for metric, value in values.items():
-            records.append(dict(
-                kind="result", **res["column"].record_fields(), **res["fields"],
-                detector=cfg.name, params=cfg.params, metric=metric, value=value,
-                fit_seconds=round(fit_s, 4), score_seconds=round(score_s, 4), fit_info=info,
-            ))
-            if "picked" in res:
-                records[-1].update(oracle=True, oracle_candidate=res["picked"][metric])
-    return records

@@ -30,13 +30,13 @@ import numpy as np
 
 from anobench.api import missing_draw_fields
 from anobench.column import Column, grid_point
-from anobench.drawscore import result_records, samples_read, score_draw
+from anobench.drawscore import samples_read, score_draw
 from anobench.errors import AnobenchError
 from anobench.modelstore import MODELS_DIR, load_model, model_path, restore_detector
 from anobench.posterior import draw_stats
 from anobench.protocol import normal_key
 from anobench.registry import Registry, did_you_mean
-from anobench.runner import load_datasets, resolve_device, resolve_suite_classes
+from anobench.runner import load_datasets, resolve_device, resolve_suite_classes, result_records
 from anobench.scores import load_scores, save_scores, scores_path
 from anobench.store import (
     STORE_FORMAT, Block, RunWriter, encode_block, load_store, read_meta, run_identity, write_meta,

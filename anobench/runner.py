@@ -27,10 +27,8 @@ from anobench.classes import resolve_classes, resolve_label
 from anobench.deadline import CellTimeout, deadline
 from anobench.errors import AnobenchError, DataError, SuiteError
 from anobench.executors import Executor
-from anobench.drawscore import (  # noqa: F401 (oracle_scores: re-exported)
-    oracle_scores, result_records, samples_read, score_draw,
-)
-from anobench.metrics import check_scores
+from anobench.drawscore import oracle_scores, samples_read, score_draw  # noqa: F401 (re-exported)
+from anobench.metrics import check_scores, compute_metrics
 from anobench.modelstore import KeptModel, can_keep, class_path, export_state, save_model
 from anobench.posterior import draw_stats
 from anobench.protocol import check_test_set, largest_fitting_ratio, normal_key, test_set_sizes
@@ -249,6 +247,24 @@ def run_cell(group, split, registry, suite, seeds, device,
         timing["model_state"] = export_state(det)
         timing["model_params"] = instance_params(group, seeds["model"], device)
     return records, timing
+
+
+def result_records(results: list[dict], y: np.ndarray, metrics: tuple[str, ...], fit_s: float,
+                   score_s: float, info: dict[str, Any]) -> list[dict]:
+    """The result records of scored columns: one per column and metric (no cell fields)."""
+    records: list[dict] = []
+    for res in results:
+        cfg = res["cfg"]
+        values = res.get("values") or compute_metrics(y, res["scores"], metrics)
+        for metric, value in values.items():
+            records.append(dict(
+                kind="result", **res["column"].record_fields(), **res["fields"],
+                detector=cfg.name, params=cfg.params, metric=metric, value=value,
+                fit_seconds=round(fit_s, 4), score_seconds=round(score_s, 4), fit_info=info,
+            ))
+            if "picked" in res:
+                records[-1].update(oracle=True, oracle_candidate=res["picked"][metric])
+    return records
 
 
 def run_suite(
