@@ -239,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", parents=[fmt],
                          help="tables, significance tests and figures of a run",
                          description="Render a stored run: mean±SEM tables with significance "
-                                     "marks, paired tests, ranks and figures. Writes report.md "
+                                     "marks, paired tests, ranks and figures, and for runs of "
+                                     "latent detectors a Posterior section (the ED gain against "
+                                     "posterior variance and active units). Writes report.md "
                                      "and report.html (self-contained) into RUN_DIR and prints "
                                      "the markdown (--format latex: LaTeX tables, report.tex).")
     rep.add_argument("run_dir", help="results/<suite>/<run-id>")

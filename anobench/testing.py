@@ -365,6 +365,10 @@ def check_scoring_rule(rule: Any) -> None:
     bad = [m for m in rule.measures if m not in MEASURES]
     if bad:
         raise c.fail("measures", f"{bad} are not measures anobench knows ({', '.join(MEASURES)})")
+    unknown = [f for f in getattr(rule, "needs", ()) if f not in DRAW_OPTIONAL]
+    if unknown:
+        raise c.fail("needs", f"{unknown} are not optional PosteriorDraw fields "
+                              f"({', '.join(DRAW_OPTIONAL)})")
     min_samples = getattr(rule, "min_samples", 1)
     if not isinstance(min_samples, int) or min_samples < 0:
         raise c.fail("min_samples", f"must be an integer >= 0, got {min_samples!r}")

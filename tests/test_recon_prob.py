@@ -98,3 +98,10 @@ def test_a_restored_vae_draws_the_same_posterior_bit_for_bit(vae):
     wrong = VAEDetector(**{**params, "latent_dim": 2})
     with pytest.raises(ValueError, match="do not fit the network"):
         wrong.load_model_state(state, (1, 8, 8))
+
+
+def test_the_size_estimate_is_the_size_of_the_kept_state(vae):
+    det, _ = vae
+    params = {"latent_dim": 3, "filters": 4}
+    assert VAEDetector.model_bytes(params, (1, 8, 8)) == sum(
+        v.nbytes for v in det.model_state().values())

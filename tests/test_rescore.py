@@ -236,6 +236,15 @@ def test_refusals(tmp_path, registry):
     assert (plain / RECORDS).read_bytes() == raw[plain]
 
 
+def test_a_rule_needing_a_draw_field_the_detector_lacks_is_refused_at_suite_load(registry):
+    from anobench.errors import SuiteError
+
+    text = SUITE.format(keep="", rules='["single", "recon-prob"]')
+    with pytest.raises(SuiteError, match=_re("detectors[1].rules[1]: scoring rule 'recon-prob' "
+                                             "needs the posterior draw's log_likelihood")):
+        parse_suite(text, "s.toml", registry)
+
+
 def _re(text: str) -> str:
     import re
 
