@@ -13,9 +13,9 @@ records unchanged (the same JSON values) followed by the new ones; the store
 reads a cell's last whole block, so the old block is superseded, not
 rewritten. The cell's scores file gains rows for the new columns, its other
 rows written back as they were. The new columns go to the end of the run's
-column order, and ``meta.json`` notes the rescore. An interrupted rescore is
-finished by running it again (cells already holding the new columns are
-skipped); a completed one refuses the same rule again.
+column order, and ``meta.json`` notes the rescore. Running a rescore again
+scores only the cells that lack its columns (an interrupted rescore, or
+cells a later ``--resume`` ran); when every cell holds them it is refused.
 """
 from __future__ import annotations
 
@@ -87,8 +87,11 @@ def rescore_run(run_dir: Path, rule_names: list[str], registry: Registry, *,
             print(f"anobench: {note}", file=out, flush=True)
         groups = model_groups(suite, registry)
         plans = _plan(run_dir, meta, suite, groups, rules, registry, n_samples)
-        cids = [cid for cid, b in store.blocks.items()
-                if b.status == "ok" and b.marker.get("model") in plans]
+        names = {key: {c.name for cfg in p for c in cfg.columns} for key, p in plans.items()}
+        cids = [cid for cid, b in store.blocks.items() if b.status == "ok"
+                and b.marker.get("model") in plans
+                and not names[b.marker["model"]] <= {r.get("column") for r in b.records}]
+        _already_done(run_dir, store, plans, names, cids)
         _check_models_kept(run_dir, meta, cids)
         datasets = load_datasets(suite, registry, data_dir)
         suite = resolve_suite_classes(suite, datasets)
@@ -97,23 +100,21 @@ def rescore_run(run_dir: Path, rule_names: list[str], registry: Registry, *,
         todo = [c for c in suite_cells(suite, datasets, groups) if c[4] in wanted]
         new_names = tuple(dict.fromkeys(c.name for p in plans.values() for cfg in p
                                         for c in cfg.columns))
-        n_done = skipped = 0
+        n_done = 0
         fit_s = 0.0
         for _, block in itertools.groupby(todo, key=lambda c: (c[0].label, normal_key(c[1]))):
             for task in cell_tasks(list(block), datasets, suite):
                 stored = store.blocks[task.cid]
                 have = {r.get("column") for r in stored.records}
-                new_cfgs = plans[task.group.key]
-                if all(c.name in have for cfg in new_cfgs for c in cfg.columns):
-                    skipped += 1
-                    continue
+                new_cfgs = tuple(cfg for cfg in plans[task.group.key]
+                                 if not {c.name for c in cfg.columns} <= have)
                 t1 = time.perf_counter()
                 data = _rescore_cell(run_dir, task, stored, new_cfgs, rules, registry, suite, dev)
                 save_scores(run_dir, task.cid, task.split.y_test, data.scores)
                 writer.write(encode_block(task.cid, data.records, data.marker, writer.run))
                 n_done += 1
                 fit_s += float(stored.marker.get("fit_seconds") or 0.0)
-                print(f"[{n_done + skipped}/{len(todo)}] {task.cid}: {len(data.new)} new "
+                print(f"[{n_done}/{len(todo)}] {task.cid}: {len(data.new)} new "
                       f"record(s) in {time.perf_counter() - t1:.1f}s", file=out, flush=True)
         seconds = time.perf_counter() - t0
         meta = read_meta(run_dir)
@@ -123,6 +124,8 @@ def rescore_run(run_dir: Path, rule_names: list[str], registry: Registry, *,
             "cells": n_done, "seconds": round(seconds, 2),
             "when": time.strftime("%Y-%m-%dT%H:%M:%S")})
         write_meta(run_dir, meta)
+    skipped = sum(1 for b in store.blocks.values() if b.status == "ok"
+                  and b.marker.get("model") in plans) - n_done
     return RescoreResult(run_dir, new_names, n_done, skipped, seconds, fit_s)
 
 
@@ -156,9 +159,7 @@ def _plan(run_dir: Path, meta: dict[str, Any], suite: Suite, groups: list[ModelG
     if not latent:
         raise AnobenchError(f"{run_dir}: the run has no latent-variable detector; scoring "
                             "rules apply only to those")
-    earlier = {r for entry in meta.get("rescored", ()) if isinstance(entry, dict)
-               for r in entry.get("rules", ())}
-    existing = set(meta.get("columns", ()))
+    existing = {c.name for g in groups for cfg in g.configs for c in cfg.columns}
     plans: dict[str, tuple[DetectorConfig, ...]] = {}
     for g in latent:
         cfg = g.configs[0]
@@ -167,10 +168,9 @@ def _plan(run_dir: Path, meta: dict[str, Any], suite: Suite, groups: list[ModelG
         for name in rules:
             rule = registry.rules[name].rule
             scored = [c.name for c2 in g.configs for c in c2.columns if c.rule == name]
-            if scored or name in earlier:
-                where = f"column {scored[0]!r}" if scored else "an earlier rescore"
+            if scored:
                 raise AnobenchError(f"{run_dir}: scoring rule {name!r} is already scored in this "
-                                    f"run ({where}); rescore adds new rules only")
+                                    f"run (column {scored[0]!r}); rescore adds new rules only")
             what = f"scoring rule {name!r} (plugin {registry.rules[name].plugin!r})"
             missing = missing_draw_fields(rule, g.cls)
             if missing:
@@ -193,6 +193,19 @@ def _plan(run_dir: Path, meta: dict[str, Any], suite: Suite, groups: list[ModelG
             configs.append(replace(cfg, rules=(name,), columns=cols, n_samples=n))
         plans[g.key] = tuple(configs)
     return plans
+
+
+def _already_done(run_dir: Path, store: Any, plans: dict[str, Any], names: dict[str, set[str]],
+                  pending: list[str]) -> None:
+    """Refuse a rescore whose columns every finished cell holds already."""
+    if pending:
+        return
+    held = [b for b in store.blocks.values() if b.status == "ok"
+            and b.marker.get("model") in plans]
+    if held:
+        column = sorted(names[held[0].marker["model"]])[0]
+        raise AnobenchError(f"{run_dir}: already scored in this run: every finished cell holds "
+                            f"column {column!r} (an earlier rescore); rescore adds new rules only")
 
 
 def _check_models_kept(run_dir: Path, meta: dict[str, Any], cells: list[str]) -> None:
@@ -240,8 +253,12 @@ def _rescore_cell(run_dir: Path, task: Any, stored: Block, configs: tuple[Detect
     try:
         draw = det.posterior_draw(task.split.X_test, n_samples=n_draw, seed=task.seeds["draw"])
         results = score_draw(draw, configs, rule_objs, task.split.y_test, suite.metrics)
-    except (ValueError, TypeError) as exc:
-        raise AnobenchError(f"{run_dir}: cell {task.cid!r}: {exc}") from None
+    except AnobenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin failed: one line, nothing written
+        raise AnobenchError(f"{run_dir}: cell {task.cid!r}, detector {kept.detector!r}: "
+                            f"{type(exc).__name__}: {exc}; nothing was written for this "
+                            "cell") from None
     score_s = time.perf_counter() - t0
     new = [dict(task.base, **r, rescored=True) for r in result_records(
         results, task.split.y_test, suite.metrics, float(first.get("fit_seconds", 0.0)),

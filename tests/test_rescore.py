@@ -231,9 +231,21 @@ def test_refusals(tmp_path, registry):
         with pytest.raises(AnobenchError, match="another anobench process"):
             rescore_run(kept, ["multi"], registry, stream=io.StringIO())
     rescore_run(kept, ["multi"], registry, stream=io.StringIO())
-    with pytest.raises(AnobenchError, match=_re("already scored in this run (an earlier rescore)")):
+    with pytest.raises(AnobenchError, match=_re("already scored in this run: every finished cell "
+                                                "holds column 'mean-latent:multi'")):
         rescore_run(kept, ["multi"], registry, stream=io.StringIO())
     assert (plain / RECORDS).read_bytes() == raw[plain]
+
+
+def test_a_second_rescore_adds_only_the_columns_a_cell_lacks(tmp_path, registry):
+    run_dir = run(tmp_path, registry, ["single"])
+    rescore_run(run_dir, ["multi"], registry, stream=io.StringIO())
+    res = rescore_run(run_dir, ["multi", "median"], registry, stream=io.StringIO())
+    assert res.cells == 4
+    recs = read_records(run_dir)
+    for rule in ("multi", "median"):  # one record per cell, measure and metric: no duplicates
+        assert len([r for r in recs if r["rule"] == rule]) == 4 * 2 * 3
+    assert read_meta(run_dir)["columns"][-2:] == ["mean-latent:multi", "mean-latent:median"]
 
 
 def test_a_rule_needing_a_draw_field_the_detector_lacks_is_refused_at_suite_load(registry):
