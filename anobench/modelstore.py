@@ -83,8 +83,8 @@ def save_model(run_dir: Path, kept: KeptModel) -> Path:
             "seeds": {k: int(v) for k, v in kept.seeds.items()},
             "sample_shape": [int(d) for d in kept.sample_shape], "model": kept.model}
     buf = io.BytesIO()
-    np.savez(buf, meta=np.array(json.dumps(meta, sort_keys=True)),
-             **{_STATE + k: v for k, v in kept.state.items()})
+    arrays: dict[str, Any] = {_STATE + k: v for k, v in kept.state.items()}
+    np.savez(buf, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
     try:
         path.parent.mkdir(exist_ok=True)
     except OSError as exc:

@@ -60,10 +60,12 @@ class PosteriorStats:
         if not isinstance(rec, dict):
             return None
         try:
-            return cls(int(rec["dims"]), *(_num(rec[k]) for k in (
-                "variance", "variance_normal", "variance_anomaly", "std", "std_normal",
-                "std_anomaly")), int(rec["active_units"]),
-                tuple(float(v) for v in rec["kl_per_dim"]))
+            return cls(dims=int(rec["dims"]), variance=_num(rec["variance"]),
+                       variance_normal=_num(rec["variance_normal"]),
+                       variance_anomaly=_num(rec["variance_anomaly"]), std=_num(rec["std"]),
+                       std_normal=_num(rec["std_normal"]), std_anomaly=_num(rec["std_anomaly"]),
+                       active_units=int(rec["active_units"]),
+                       kl_per_dim=tuple(float(v) for v in rec["kl_per_dim"]))
         except (KeyError, TypeError, ValueError):
             return None
 

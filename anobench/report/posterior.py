@@ -82,8 +82,11 @@ def _num(value: Any) -> float | None:
 
 def gain_points(records: list[dict[str, Any]], markers: list[dict[str, Any]]) -> list[GainPoint]:
     """The ED gain of every cell whose end marker holds posterior statistics."""
-    stats = {m.get("cell"): PosteriorStats.from_record(m.get("posterior")) for m in markers}
-    stats = {c: s for c, s in stats.items() if s is not None}
+    stats: dict[Any, PosteriorStats] = {}
+    for m in markers:
+        st = PosteriorStats.from_record(m.get("posterior"))
+        if st is not None:
+            stats[m.get("cell")] = st
     if not stats:
         return []
     by_key: dict[tuple, dict[str, dict[str, Any]]] = defaultdict(dict)
@@ -242,7 +245,7 @@ def gain_figure(run_dir: Path, c: Correlation) -> tuple[Path, Path]:
 # ------------------------------------------------------------------ the section
 
 def posterior_blocks(run_dir: Path, markers: list[dict[str, Any]], records: list[dict[str, Any]],
-                     *, metrics: Sequence[str] = (), alpha: float = 0.05,
+                     *, metrics: Sequence[str] | None = (), alpha: float = 0.05,
                      figures: bool = True) -> list:
     """The Posterior section's blocks, or ``[]`` for a run without posterior statistics."""
     points = [p for p in gain_points(records, markers) if not metrics or p.metric in metrics]
