@@ -101,3 +101,17 @@ def test_a_run_without_posterior_statistics_has_the_same_report(tmp_path, monkey
     monkeypatch.setattr(report_pkg, "posterior_blocks", lambda *a, **k: [])
     assert to_markdown(build_report(run, figures=False).blocks, run) == md
     assert "Posterior" not in md
+
+
+def test_a_sigma_spanning_decades_is_drawn_by_rank(tmp_path):
+    from anobench.report.posterior import Correlation, by_rank, caption, gain_figure
+
+    pts = [(str(c), (("beta", b),), 0.01 * c, s, 30.0 - c)
+           for c, (b, s) in enumerate([(0.0, 0.2), (0.0, 5e9), (1.0, 0.9), (1.0, 0.95)])]
+    c = Correlation("d", "ed-vae − vae", "elbo", "roc_auc", 4, pts, 0.4, 0.6, -0.8, 0.2)
+    assert by_rank(c) and "rank of the mean posterior standard deviation" in caption(c)
+    png, _ = gain_figure(tmp_path, c)
+    assert png.is_file()
+    narrow = Correlation("d", "ed-vae − vae", "elbo", "roc_auc", 2, pts[2:], None, None, None,
+                         None)
+    assert not by_rank(narrow) and "rank" not in caption(narrow)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from anobench.column import Column, grid_text
 from anobench.posterior import ACTIVE_THRESHOLD, PosteriorStats
@@ -38,6 +38,8 @@ from anobench.scores import safe_cell_id
 GAIN_RULES = ("expected", "single")
 #: Fewest points a rank correlation is computed from.
 MIN_POINTS = 3
+#: σ̄ is drawn by rank when its largest value is this many times its smallest.
+RANK_AXIS_SPAN = 100.0
 
 
 @dataclass(frozen=True)
@@ -186,13 +188,13 @@ def summary_table(points: list[GainPoint]) -> TableBlock:
 
         def mean(attr: str, st: list[PosteriorStats] = st) -> str:
             vals = [getattr(s, attr) for s in st if math.isfinite(getattr(s, attr))]
-            return f"{np.mean(vals):.4f}" if vals else "–"
+            return f"{np.mean(vals):.4g}" if vals else "–"
 
         rows.append([Entry(dataset), Entry(model), Entry(str(len(st))), Entry(mean("variance")),
                      Entry(mean("variance_normal")), Entry(mean("variance_anomaly")),
                      Entry(mean("std")),
                      Entry(f"{np.mean([s.active_units for s in st]):.1f} of {st[0].dims}"),
-                     Entry(f"{np.mean([s.kl for s in st]):.2f}")])
+                     Entry(f"{np.mean([s.kl for s in st]):.4g}")])
     note = ("Means over the cells (classes × repetitions) of each model. σ̄²: mean posterior "
             "variance over examples and dimensions, on the whole test set, its normals and its "
             "anomalies; KL: mean KL(q(z|x) ‖ N(0, I)) in nats, the sum of the per-dimension "
@@ -201,10 +203,19 @@ def summary_table(points: list[GainPoint]) -> TableBlock:
                        "active units", "KL"], rows, title="Posterior statistics", note=note)
 
 
+def by_rank(c: Correlation) -> bool:
+    """Whether the figure draws σ̄ by rank (it spans more than :data:`RANK_AXIS_SPAN`)."""
+    stds = [p[3] for p in c.points]
+    return min(stds) > 0 and max(stds) / min(stds) > RANK_AXIS_SPAN
+
+
 def caption(c: Correlation) -> str:
+    left = ("the rank of the mean posterior standard deviation σ̄ (left; σ̄ spans "
+            f"{min(p[3] for p in c.points):.3g} to {max(p[3] for p in c.points):.3g})"
+            if by_rank(c) else "the mean posterior standard deviation σ̄ (left)")
     return (f"{c.dataset}: ED gain ({c.pair}, {metric_label(c.metric)}"
-            f"{', measure ' + c.measure if c.measure else ''}, ×100) against the mean posterior "
-            f"standard deviation σ̄ (left) and the active units (right); one point per class and "
+            f"{', measure ' + c.measure if c.measure else ''}, ×100) against {left} and the "
+            f"active units (right); one point per class and "
             f"grid point, the mean of its repetitions; Spearman ρ = "
             f"{'–' if c.rho_std is None else f'{c.rho_std:+.2f}'} (p {_p(c.p_std)}) and "
             f"{'–' if c.rho_active is None else f'{c.rho_active:+.2f}'} (p {_p(c.p_active)}).")
@@ -217,14 +228,21 @@ def gain_figure(run_dir: Path, c: Correlation) -> tuple[Path, Path]:
     grids = list(dict.fromkeys(p[1] for p in c.points))
     fig = Figure(figsize=(9.0, 3.6))
     axes = fig.subplots(1, 2)
-    for ax, k, xlabel in ((axes[0], 3, "mean posterior std σ̄"), (axes[1], 4, "active units")):
+    stds = [p[3] for p in c.points]
+    spread = by_rank(c)
+    # σ̄ spanning decades (β = 0: unpenalised posteriors) is drawn by rank, as ρ sees it
+    xstd = list(rankdata(stds)) if spread else stds
+    label = (f"rank of mean posterior std σ̄ ({min(stds):.3g} to {max(stds):.3g})" if spread
+             else "mean posterior std σ̄")
+    for ax, xs, xlabel in ((axes[0], xstd, label),
+                           (axes[1], [p[4] for p in c.points], "active units")):
         for gi, grid in enumerate(grids):
-            pts = [p for p in c.points if p[1] == grid]
-            ax.scatter([p[k] for p in pts], [100 * p[2] for p in pts], s=22,
+            idx = [i for i, p in enumerate(c.points) if p[1] == grid]
+            ax.scatter([xs[i] for i in idx], [100 * c.points[i][2] for i in idx], s=22,
                        color=COLORS[gi % len(COLORS)], label=grid_text(grid) or None)
-            for p in pts:
-                ax.annotate(p[0], (p[k], 100 * p[2]), fontsize=6, xytext=(2, 2),
-                            textcoords="offset points")
+            for i in idx:
+                ax.annotate(c.points[i][0], (xs[i], 100 * c.points[i][2]), fontsize=6,
+                            xytext=(2, 2), textcoords="offset points")
         ax.axhline(0.0, color="#999", lw=0.8)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"ED gain ×100 ({metric_label(c.metric)})")
