@@ -82,6 +82,18 @@ class Detector:
     The runner then groups a class's cells (repetitions, and grid points that
     differ only in ``cohort_params``) into cohorts; records stay one per cell.
     Classes without ``fit_cohort`` are fitted one by one.
+
+    Optional capability, **kept models** (``[suite] keep_models``, ``anobench
+    rescore``): a class whose fitted state is a set of arrays defines
+
+    * ``model_state()``: the fitted model as ``{name: ndarray}``;
+    * ``load_model_state(state, sample_shape)``: on an unfitted instance made
+      with the same parameters, restore that state so that ``score`` and
+      ``posterior_draw`` give what the fitted instance gave; returns ``self``;
+    * ``model_bytes(params, sample_shape)`` (classmethod, optional): the size
+      of ``model_state()`` in bytes, for the run's estimate.
+
+    Detectors without them are trained and scored as usual, their models not kept.
     """
 
     #: Set by the registry to the registered name.
@@ -149,6 +161,16 @@ class PosteriorDraw:
         importance-weighted likelihood estimates.
     beta : float
         Weight of the KL term in the training objective (1 = plain VAE).
+    log_likelihood : ndarray (L, n), optional
+        ``log p(x|z_l)`` of the same samples, the normalised likelihood the
+        model was trained with (``recon-prob`` reads it).
+    mu, logvar : ndarray (n, D), optional
+        The posterior's parameters per example (the run's posterior
+        statistics read them: :mod:`anobench.posterior`).
+
+    The optional fields are ``None`` when a detector does not provide them; a
+    detector lists those it fills in ``LatentDetector.draw_provides`` and a
+    rule those it reads in ``ScoringRule.needs``, checked at suite load.
     """
 
     recon_mu: np.ndarray
@@ -156,6 +178,9 @@ class PosteriorDraw:
     kl: np.ndarray
     log_weights: np.ndarray
     beta: float = 1.0
+    log_likelihood: np.ndarray | None = None
+    mu: np.ndarray | None = None
+    logvar: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -165,8 +190,13 @@ class PosteriorDraw:
         """The draw restricted to its first ``k`` samples (itself if it has no more)."""
         if k >= self.n_samples:
             return self
+        ll = None if self.log_likelihood is None else self.log_likelihood[:k]
         return PosteriorDraw(self.recon_mu, self.recon_samples[:k], self.kl,
-                             self.log_weights[:k], self.beta)
+                             self.log_weights[:k], self.beta, ll, self.mu, self.logvar)
+
+
+#: The optional :class:`PosteriorDraw` fields a detector may fill and a rule may need.
+DRAW_OPTIONAL = ("log_likelihood", "mu", "logvar")
 
 
 class LatentDetector(Detector):
@@ -177,6 +207,9 @@ class LatentDetector(Detector):
     """
 
     default_rule: ClassVar[str] = "single"
+    #: The optional :class:`PosteriorDraw` fields (:data:`DRAW_OPTIONAL`) that
+    #: :meth:`posterior_draw` fills; rules needing others are refused at suite load.
+    draw_provides: ClassVar[tuple[str, ...]] = ()
 
     def posterior_draw(self, X: np.ndarray, n_samples: int, seed: int) -> PosteriorDraw:
         """Draw the posterior once for ``X``.
@@ -211,6 +244,9 @@ class ScoringRule:
     #: every metric for every candidate and keeps, per metric, the one
     #: :meth:`choose` picks. Its records carry ``oracle: true``.
     oracle: ClassVar[bool] = False
+    #: Optional :class:`PosteriorDraw` fields the rule reads (e.g. ``("log_likelihood",)``);
+    #: a suite pairing it with a detector whose ``draw_provides`` lacks one is refused.
+    needs: ClassVar[tuple[str, ...]] = ()
 
     def reconstruction(self, draw: PosteriorDraw) -> np.ndarray:
         """Per-example reconstruction term, shape (n,)."""
@@ -239,3 +275,9 @@ class ScoringRule:
         if measure == "elbo":
             return recon + draw.beta * np.asarray(draw.kl, dtype=np.float64)
         raise ValueError(f"scoring rule {self.name!r} does not support measure {measure!r}")
+
+
+def missing_draw_fields(rule: Any, detector_cls: type) -> list[str]:
+    """The optional draw fields ``rule`` needs that ``detector_cls`` does not provide."""
+    provides = set(getattr(detector_cls, "draw_provides", ()))
+    return [f for f in getattr(rule, "needs", ()) if f not in provides]

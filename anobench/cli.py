@@ -1,4 +1,4 @@
-"""The ``anobench`` command line: run, report, compare, validate, list, data."""
+"""The ``anobench`` command line: run, report, rescore, compare, validate, list, data."""
 from __future__ import annotations
 
 import argparse
@@ -29,7 +29,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite, registry, results_root=args.results, data_dir=args.data_dir,
         device=args.device, resume=args.resume, jobs=jobs, executor=args.executor,
         executor_options={"address": args.address} if args.address else None,
-        cohort_size=cohort,
+        cohort_size=cohort, keep_models=args.keep_models,
     )
     done = render_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(done, args.tables)
@@ -59,6 +59,21 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     done = render_report(Path(args.run_dir), fmt=args.format, overrides=report_overrides(args),
                          figures=False if args.no_figures else None)
+    _print_report(done, args.tables)
+    return 0
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    from anobench.report import render_report
+    from anobench.rescore import rescore_run
+
+    run_dir = Path(args.run_dir)
+    res = rescore_run(run_dir, args.rule, _registry(), n_samples=args.n_samples,
+                      data_dir=args.data_dir, device=args.device)
+    print(f"anobench: rescored {res.cells} cell(s) in {res.seconds:.1f}s (their training took "
+          f"{res.fit_seconds:.1f}s){f'; {res.skipped} had the columns already' if res.skipped else ''}"
+          f"; new columns: {', '.join(res.columns)}", file=sys.stderr)
+    done = render_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(done, args.tables)
     return 0
 
@@ -93,6 +108,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{args.suite}: OK — suite {suite.name!r}: {len(suite.datasets)} dataset(s), "
           f"{n_classes} normal class(es), {suite.repetitions} repetition(s), "
           f"{len(suite.detectors)} detector config(s) in {len(groups)} model(s): {cells} cells")
+    if suite.keep_models or args.keep_models:
+        from anobench.modelstore import estimate_store
+
+        print("models kept (keep_models):")
+        print("\n".join(estimate_store(suite, datasets, groups).lines()))
     return 0
 
 
@@ -201,7 +221,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train up to N cells of one detector, class and architecture together "
                         "as one stacked model (1: one by one; default auto: what the detector "
                         "chose for the device)")
+    r.add_argument("--keep-models", action="store_true",
+                   help="store each trained model under RUN_DIR/models/ (as [suite] keep_models "
+                        "= true), so that `anobench rescore` can score it with more rules later")
     r.set_defaults(func=cmd_run)
+
+    rs = sub.add_parser("rescore", parents=[data_dir, fmt, shown],
+                        help="score a run's kept models with more scoring rules",
+                        description="Score the models a run kept (keep_models) with more "
+                                    "scoring rules, built-in or from a plugin, on the run's own "
+                                    "test sets (same seeds, same posterior draw), append records "
+                                    "for the new columns (stored values stay as they are) and "
+                                    "re-render the report. Refused when the models were not "
+                                    "kept, a rule is already scored or a detector cannot serve "
+                                    "it, or another process writes the run.")
+    rs.add_argument("run_dir", help="results/<suite>/<run-id> of a run made with keep_models")
+    rs.add_argument("--rule", action="append", required=True, metavar="NAME",
+                    help="scoring rule to add (repeatable), e.g. recon-prob; see anobench list")
+    rs.add_argument("--n-samples", type=int, default=None, metavar="L",
+                    help="posterior samples the new rules read (default: each entry's n_samples); "
+                         "the first samples are the ones the run drew")
+    rs.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                    help="device to score on (default: the suite's, else auto)")
+    rs.add_argument("--no-figures", action="store_true", help="skip the report's figures")
+    rs.set_defaults(func=cmd_rescore)
 
     rep = sub.add_parser("report", parents=[fmt, shown],
                          help="verdicts, tables, significance tests and figures of a run",
@@ -209,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "per dataset, metric and measure against the runner-up), "
                                      "mean±SEM tables where ▲/▼ mark a column significantly "
                                      "better/worse than the reference, paired tests, ranks and "
-                                     "figures. Writes report.md and report.html "
+                                     "figures, and for runs of latent detectors a Posterior "
+                                     "section (the ED gain against posterior variance and "
+                                     "active units). Writes report.md and report.html "
                                      "(self-contained) into RUN_DIR and prints the run's state, "
                                      "the verdicts and the paths (--tables: the whole report; "
                                      "--format latex also writes report.tex).")
@@ -250,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run every check of a suite (keys, types, plugins, "
                                    "parameters, rules, data, classes) except training.")
     v.add_argument("suite")
+    v.add_argument("--keep-models", action="store_true",
+                   help="also estimate the size of the kept models (as with keep_models = true)")
     v.set_defaults(func=cmd_validate)
 
     ls = sub.add_parser("list", help="list detectors, scoring rules and datasets with their plugin")

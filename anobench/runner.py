@@ -8,7 +8,6 @@ one posterior draw of that model, so rule comparisons are paired.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import inspect
 import logging
 import platform
@@ -28,7 +27,10 @@ from anobench.classes import resolve_classes, resolve_label
 from anobench.deadline import CellTimeout, deadline
 from anobench.errors import AnobenchError, DataError, SuiteError
 from anobench.executors import Executor
-from anobench.metrics import candidate_metrics, check_scores, compute_metrics, oracle_pick
+from anobench.drawscore import oracle_scores, samples_read, score_draw  # noqa: F401 (re-exported)
+from anobench.metrics import check_scores, compute_metrics
+from anobench.modelstore import KeptModel, can_keep, class_path, export_state, save_model
+from anobench.posterior import draw_stats
 from anobench.protocol import check_test_set, largest_fitting_ratio, normal_key, test_set_sizes
 from anobench.registry import Registry
 from anobench.scores import save_scores
@@ -44,10 +46,10 @@ from anobench.store import (
     run_identity,
     write_meta,
 )
-from anobench.suite import DetectorConfig, Suite
+from anobench.suite import Suite
 from anobench.units import (
     CellOutcome, CellTask, ModelGroup, WorkUnit, fit_cohort_unit,
-    instantiate, model_groups, suite_cells, work_units, worker_registry,
+    instance_params, instantiate, model_groups, suite_cells, work_units, worker_registry,
 )
 
 log = logging.getLogger("anobench.runner")
@@ -200,40 +202,6 @@ def _fmt_secs(s: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def samples_read(cfg: DetectorConfig, rules: dict[str, Any]) -> int:
-    """Posterior samples the rules of one suite entry read (at most its ``n_samples``)."""
-    need = 0
-    for rname in cfg.rules:
-        rule = rules[rname]
-        cap = getattr(rule, "max_samples", None)
-        need = max(need, cfg.n_samples if cap is None else min(cfg.n_samples, cap),
-                   min(cfg.n_samples, getattr(rule, "min_samples", 1)))
-    return need
-
-
-def oracle_scores(rule: Any, draw: Any, measure: str, y: np.ndarray, metrics: tuple[str, ...],
-                  cache: dict[str, dict[str, np.ndarray]] | None = None) -> dict[str, Any]:
-    """Score an oracle rule: every metric of every candidate, the chosen one per metric.
-
-    The stored score vector (``scores/*.npz``) is the candidate chosen for the
-    first metric of the suite. ``cache`` (per cell) shares the metric values
-    of identical candidate sets, e.g. between ``best`` and ``worst``.
-    """
-    n = len(y)
-    cands = np.asarray(rule.candidates(draw, measure))
-    if cands.ndim != 2 or len(cands) < 1 or cands.shape[1] != n:
-        raise ValueError(f"candidates have shape {cands.shape}, expected (K, {n}) with K >= 1")
-    rows = np.stack([check_scores(row, n) for row in cands])
-    key = hashlib.sha256(rows.tobytes()).hexdigest()
-    cache = {} if cache is None else cache
-    if key not in cache:
-        cache[key] = candidate_metrics(y, rows, metrics)
-    _, picked = oracle_pick(cache[key], rule.choose)
-    # the value shown is the chosen candidate's metric as every other column computes it
-    values = {m: compute_metrics(y, rows[picked[m]], (m,))[m] for m in metrics}
-    return dict(scores=rows[picked[metrics[0]]], values=values, picked=picked)
-
-
 def run_cell(group, split, registry, suite, seeds, device,
              fitted=None) -> tuple[list[dict], dict]:
     """Fit one model on one split and score every column; raise on failure.
@@ -256,6 +224,7 @@ def run_cell(group, split, registry, suite, seeds, device,
         info.setdefault("cohort_size", cohort[0])
     n = len(split.y_test)
     results: list[dict] = []
+    posterior = None
     t1 = time.perf_counter()
     if not any(cfg.rules for cfg in group.configs):
         scores = check_scores(det.score(split.X_test), n)
@@ -266,27 +235,27 @@ def run_cell(group, split, registry, suite, seeds, device,
         rules = {r: registry.rules[r].rule for cfg in group.configs for r in cfg.rules}
         n_draw = max(samples_read(cfg, rules) for cfg in group.configs)
         full_draw = det.posterior_draw(split.X_test, n_samples=n_draw, seed=seeds["draw"])
-        oracle_cache: dict[str, dict[str, np.ndarray]] = {}
-        for cfg in group.configs:
-            draw = full_draw.head(cfg.n_samples)  # each entry sees its own L
-            for col in cfg.columns:
-                rule = rules[col.rule]
-                try:
-                    if getattr(rule, "oracle", False):
-                        scored = oracle_scores(rule, draw, col.measure, split.y_test,
-                                               suite.metrics, oracle_cache)
-                    else:
-                        scored = dict(scores=check_scores(rule.reduce(draw, col.measure), n))
-                except ValueError as exc:
-                    raise ValueError(f"scoring rule {col.rule!r} ({col.measure}): {exc}") from exc
-                cap = getattr(rule, "max_samples", None)  # samples the rule read
-                samples = cfg.n_samples if cap is None else min(cfg.n_samples, cap)
-                results.append(dict(column=col, cfg=cfg, fields={"samples": samples}, **scored))
+        results = score_draw(full_draw, group.configs, rules, split.y_test, suite.metrics)
+        posterior = draw_stats(full_draw, split.y_test)
     score_s = time.perf_counter() - t1
-    records = []
+    records = result_records(results, split.y_test, suite.metrics, fit_s, score_s, info)
+    timing = {"fit_seconds": fit_s, "score_seconds": score_s, "info": info,
+              "scores": [(r["column"].name, r["column"].measure, r["scores"]) for r in results]}
+    if posterior is not None:
+        timing["posterior"] = posterior
+    if suite.keep_models and can_keep(type(det)):
+        timing["model_state"] = export_state(det)
+        timing["model_params"] = instance_params(group, seeds["model"], device)
+    return records, timing
+
+
+def result_records(results: list[dict], y: np.ndarray, metrics: tuple[str, ...], fit_s: float,
+                   score_s: float, info: dict[str, Any]) -> list[dict]:
+    """The result records of scored columns: one per column and metric (no cell fields)."""
+    records: list[dict] = []
     for res in results:
         cfg = res["cfg"]
-        values = res.get("values") or compute_metrics(split.y_test, res["scores"], suite.metrics)
+        values = res.get("values") or compute_metrics(y, res["scores"], metrics)
         for metric, value in values.items():
             records.append(dict(
                 kind="result", **res["column"].record_fields(), **res["fields"],
@@ -295,9 +264,7 @@ def run_cell(group, split, registry, suite, seeds, device,
             ))
             if "picked" in res:
                 records[-1].update(oracle=True, oracle_candidate=res["picked"][metric])
-    return records, {"fit_seconds": fit_s, "score_seconds": score_s, "info": info,
-                     "scores": [(r["column"].name, r["column"].measure, r["scores"])
-                                for r in results]}
+    return records
 
 
 def run_suite(
@@ -314,6 +281,7 @@ def run_suite(
     executor: str | Executor | None = None,
     executor_options: dict[str, Any] | None = None,
     cohort_size: int | None = None,
+    keep_models: bool = False,
 ) -> tuple[Path, int]:
     """Run every cell not yet done; return ``(run_dir, n_failed_cells)``.
 
@@ -324,6 +292,8 @@ def run_suite(
     ``executor_options`` (e.g. ray's ``address``) go to the executor's constructor.
     ``cohort_size`` replaces every cohort-capable detector's own choice of how
     many cells to train together on the device (1: one by one).
+    ``keep_models`` (or ``[suite] keep_models``, or a resumed run that kept
+    them) stores each trained model under the run (:mod:`anobench.modelstore`).
     """
     out = stream or sys.stderr
     datasets = load_datasets(suite, registry, data_dir)
@@ -343,6 +313,8 @@ def run_suite(
     if resume:
         run_dir = latest_run_dir(Path(results_root), suite.name) if resume is True else Path(resume)
         meta = read_meta(run_dir)
+        suite = replace(suite, keep_models=bool(
+            keep_models or suite.keep_models or meta.get("keep_models")))
         if meta.get("suite_sha256") != suite.sha256:
             raise SuiteError(f"{suite.path}: the suite changed since run {run_dir} was started "
                              "(hash differs); start a new run instead of --resume")
@@ -350,6 +322,7 @@ def run_suite(
     else:
         run_dir = new_run_dir(Path(results_root), suite.name)
         writer = RunWriter(run_dir, ident)
+        suite = replace(suite, keep_models=keep_models or suite.keep_models)
     with writer:  # one writer per run directory, taken before reading what is done
         if resume:
             stored = load_store(run_dir)  # refuses lines that are not this run's records
@@ -358,6 +331,7 @@ def run_suite(
             skip = stored.done()
             meta.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S"))
             meta.setdefault("planned_cells", planned)
+            meta["keep_models"] = suite.keep_models
             write_meta(run_dir, meta)
             return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, skip, writer,
                                        **run)
@@ -370,6 +344,7 @@ def run_suite(
                 "python": platform.python_version(), "platform": platform.platform(),
                 "device": dev or "cpu", "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "argv": sys.argv, "executor": type(ex).name, "jobs": jobs,
+                "keep_models": suite.keep_models,
                 # the suite's order of datasets and columns, for the report's tables
                 "datasets": [d.label for d in suite.datasets],
                 "columns": list(dict.fromkeys(c.name for d in suite.detectors
@@ -422,8 +397,9 @@ def execute_unit(unit: WorkUnit) -> list[CellOutcome]:
 
 
 def _marker(timing: dict) -> dict:
+    extra = {"posterior": timing["posterior"]} if timing.get("posterior") else {}
     return dict(status="ok", fit_seconds=timing["fit_seconds"],
-                score_seconds=timing["score_seconds"], fit_info=timing["info"])
+                score_seconds=timing["score_seconds"], fit_info=timing["info"], **extra)
 
 
 def _cuda_devices(dev: str | None, jobs: int) -> list[str]:
@@ -502,6 +478,11 @@ def _store(run_dir: Path, writer: RunWriter, task: CellTask, res: CellOutcome, s
     block = encode_block(cid, [dict(base, **r) for r in records], dict(base, **_marker(timing)),
                          writer.run)
     save_scores(run_dir, cid, task.split.y_test, timing["scores"])  # before the records block
+    if "model_state" in timing:  # kept models (keep_models), also before the records block
+        save_model(run_dir, KeptModel(cid, task.group.name, class_path(task.group.cls),
+                                      timing["model_params"], task.seeds,
+                                      task.split.X_train.shape[1:], task.group.key,
+                                      timing["model_state"]))
     writer.write(block)
     elapsed = time.perf_counter() - start
     eta = elapsed / k * (total - k)

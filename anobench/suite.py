@@ -17,7 +17,7 @@ from typing import Any
 
 import tomllib
 
-from anobench.api import MEASURES
+from anobench.api import MEASURES, missing_draw_fields
 from anobench.column import Column, grid_point
 from anobench.errors import SuiteError
 from anobench.metrics import METRICS
@@ -27,7 +27,7 @@ from anobench.report.options import ReportOptions, RunLayout, parse_report_optio
 SUITE_KEYS = {
     "name": str, "description": str, "seed": int, "repetitions": int,
     "anomaly_ratio": float, "anomalies": str, "val_fraction": float, "metrics": list,
-    "device": str, "cell_timeout": float, "resources": dict,
+    "device": str, "cell_timeout": float, "resources": dict, "keep_models": bool,
 }
 #: Upper bounds checked at load time, so ``validate`` refuses what ``run`` could not hold.
 MAX_REPETITIONS = 10_000
@@ -106,6 +106,7 @@ class Suite:
     report: ReportOptions = field(default_factory=ReportOptions)
     cell_timeout: float = 0.0  # seconds a cell may take; 0: no limit
     resources: dict[str, float] = field(default_factory=dict)  # per unit, for executors like ray
+    keep_models: bool = False  # store each trained model under the run (anobench rescore)
 
 
 class _Ctx:
@@ -265,6 +266,7 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
         anomaly_ratio=ratio, val_fraction=val_fraction, metrics=metrics, device=device,
         datasets=datasets, detectors=detectors, report=report, cell_timeout=timeout,
         resources=_resources(ctx, "suite.resources", vals.get("resources", {})),
+        keep_models=vals.get("keep_models", False),
     )
 
 
@@ -501,6 +503,11 @@ def _rules_for(ctx, where, entry, spec, registry):
         if not set(rule.measures) & set(measures):
             raise ctx.fail(f"{where}.rules[{j}]", f"scoring rule {r!r} supports measures "
                            f"{list(rule.measures)}, none of {list(measures)}")
+        missing = missing_draw_fields(rule, spec.cls)
+        if missing:
+            raise ctx.fail(f"{where}.rules[{j}]", f"scoring rule {r!r} needs the posterior "
+                           f"draw's {', '.join(missing)}, which detector {spec.name!r} does "
+                           "not provide")
         if n_samples < getattr(rule, "min_samples", 1):
             raise ctx.fail(f"{where}.n_samples", f"scoring rule {r!r} needs at least "
                            f"{rule.min_samples} samples, got {n_samples}")

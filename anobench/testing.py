@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from anobench.api import MEASURES, LabeledData, PosteriorDraw
+from anobench.api import DRAW_OPTIONAL, MEASURES, LabeledData, PosteriorDraw
 from anobench.errors import AnobenchError
 from anobench.registry import Registry, init_parameters
 
@@ -283,6 +283,7 @@ def _check_posterior(det, X_test, X_out, c: _Checker) -> None:
                 raise c.fail("posterior_draw", f"{field_} has NaN/inf values")
         if np.any(np.asarray(draw.kl) < -1e-6):
             raise c.fail("posterior_draw", "KL is negative")
+        _check_optional_fields(det, draw, n, L, c)
     a = det.posterior_draw(X_test, n_samples=3, seed=11)
     b = det.posterior_draw(X_test, n_samples=3, seed=11)
     for field_ in ("recon_mu", "recon_samples", "kl", "log_weights"):
@@ -293,12 +294,36 @@ def _check_posterior(det, X_test, X_out, c: _Checker) -> None:
         raise c.fail("posterior_draw", "recon_mu does not rank obvious outliers above normals")
 
 
+def _check_optional_fields(det, draw: PosteriorDraw, n: int, L: int, c: _Checker) -> None:
+    """The optional draw fields the detector says it fills (``draw_provides``)."""
+    provides = tuple(getattr(det, "draw_provides", ()))
+    bad = [f for f in provides if f not in DRAW_OPTIONAL]
+    if bad:
+        raise c.fail("draw_provides", f"{bad} are not optional PosteriorDraw fields "
+                                      f"({', '.join(DRAW_OPTIONAL)})")
+    for field_ in provides:
+        arr = getattr(draw, field_)
+        if arr is None:
+            raise c.fail("posterior_draw", f"{field_} is None though draw_provides lists it")
+        arr = np.asarray(arr)
+        ok = (arr.shape == (L, n) if field_ == "log_likelihood"
+              else arr.ndim == 2 and len(arr) == n and arr.shape[1] >= 1)
+        if not ok:
+            want = f"({L}, {n})" if field_ == "log_likelihood" else f"({n}, D)"
+            raise c.fail("posterior_draw", f"{field_} has shape {arr.shape} for n_samples={L}, "
+                                           f"expected {want}")
+        if not np.isfinite(arr).all():
+            raise c.fail("posterior_draw", f"{field_} has NaN/inf values")
+
+
 def make_draw(n: int = 40, n_samples: int = 5, *, n_outliers: int = 4, beta: float = 1.0,
               seed: int = 0) -> tuple[PosteriorDraw, np.ndarray]:
     """A synthetic :class:`PosteriorDraw` whose first ``n_outliers`` examples are anomalous.
 
     Returns ``(draw, is_outlier)``. Outliers have 50× larger reconstruction
-    errors (at mu and in every sample), larger KL and much lower log weights.
+    errors (at mu and in every sample), larger KL and much lower log weights
+    and log-likelihoods; every optional field is filled (``mu``/``logvar``
+    of 3 dimensions).
     """
     rng = np.random.default_rng(seed)
     is_out = np.zeros(n, dtype=bool)
@@ -309,14 +334,19 @@ def make_draw(n: int = 40, n_samples: int = 5, *, n_outliers: int = 4, beta: flo
     recon_samples = (recon_mu[None, :] + noise * factor[None, :])
     kl = rng.uniform(0.5, 1.0, size=n) * np.where(is_out, 5.0, 1.0)
     log_weights = -(recon_samples + kl[None, :]) - rng.uniform(0, 0.1, size=(n_samples, n))
+    log_lik = -recon_samples - 3.0
+    mu = rng.normal(0.0, 1.0, size=(n, 3))
+    logvar = np.log(rng.uniform(0.1, 1.0, size=(n, 3)))
     draw = PosteriorDraw(recon_mu=recon_mu, recon_samples=recon_samples.reshape(n_samples, n),
-                         kl=kl, log_weights=log_weights.reshape(n_samples, n), beta=beta)
+                         kl=kl, log_weights=log_weights.reshape(n_samples, n), beta=beta,
+                         log_likelihood=log_lik.reshape(n_samples, n), mu=mu, logvar=logvar)
     return draw, is_out
 
 
 def _copy_draw(d: PosteriorDraw) -> dict[str, np.ndarray]:
     return {k: np.array(getattr(d, k), copy=True)
-            for k in ("recon_mu", "recon_samples", "kl", "log_weights")}
+            for k in ("recon_mu", "recon_samples", "kl", "log_weights", *DRAW_OPTIONAL)
+            if getattr(d, k) is not None}
 
 
 def check_scoring_rule(rule: Any) -> None:
@@ -335,6 +365,10 @@ def check_scoring_rule(rule: Any) -> None:
     bad = [m for m in rule.measures if m not in MEASURES]
     if bad:
         raise c.fail("measures", f"{bad} are not measures anobench knows ({', '.join(MEASURES)})")
+    unknown = [f for f in getattr(rule, "needs", ()) if f not in DRAW_OPTIONAL]
+    if unknown:
+        raise c.fail("needs", f"{unknown} are not optional PosteriorDraw fields "
+                              f"({', '.join(DRAW_OPTIONAL)})")
     min_samples = getattr(rule, "min_samples", 1)
     if not isinstance(min_samples, int) or min_samples < 0:
         raise c.fail("min_samples", f"must be an integer >= 0, got {min_samples!r}")

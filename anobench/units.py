@@ -104,13 +104,18 @@ def suite_cells(suite: Suite, datasets: dict[str, LabeledData],
 
 def instantiate(group: ModelGroup, seed: int, device: str | None):
     """The group's detector with ``random_state`` (unless set) and ``device`` (if auto) filled in."""
+    return group.cls(**instance_params(group, seed, device))
+
+
+def instance_params(group: ModelGroup, seed: int, device: str | None) -> dict[str, Any]:
+    """The keyword arguments :func:`instantiate` gives the group's detector class."""
     accepted = inspect.signature(group.cls.__init__).parameters
     params = dict(group.params)
     if "random_state" in accepted and params.get("random_state") is None:
         params["random_state"] = seed
     if device and "device" in accepted and params.get("device") in (None, "auto"):
         params["device"] = device
-    return group.cls(**params)
+    return params
 
 
 def worker_registry(registry: Registry) -> Registry:

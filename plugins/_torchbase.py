@@ -163,6 +163,38 @@ class TorchDetector(Detector):
             out.append(det)
         return out
 
+    # -- kept models (anobench rescore) ----------------------------------------
+    def model_state(self) -> dict[str, np.ndarray]:
+        """The fitted network's ``state_dict`` as CPU arrays (``[suite] keep_models``)."""
+        return {k: v.detach().cpu().numpy() for k, v in self.model_.state_dict().items()}
+
+    def load_model_state(self, state: dict[str, np.ndarray],
+                         sample_shape: tuple[int, ...]) -> TorchDetector:
+        """Rebuild the fitted network from :meth:`model_state` (same parameters and seed).
+
+        Sets what ``fit`` sets for scoring: device, sample shape, the draw seed.
+        """
+        self._check_params()
+        self.device_ = resolve_device(self.device)
+        self.sample_shape_ = tuple(int(d) for d in sample_shape)
+        _, _, self.draw_seed_ = seeds_from(self.random_state, 3)
+        model = self._network()
+        try:
+            model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+        except RuntimeError as exc:
+            raise ValueError(f"the stored weights do not fit the network: "
+                             f"{str(exc).splitlines()[0]}") from None
+        self.model_ = model.to(self.device_)
+        return self
+
+    @classmethod
+    def model_bytes(cls, params: dict[str, Any], sample_shape: tuple[int, ...]) -> int:
+        """Bytes of :meth:`model_state` for these parameters and samples (builds the network)."""
+        det = cls(**params)
+        det.sample_shape_ = tuple(sample_shape)
+        state = det._network().state_dict()
+        return int(sum(v.numel() * v.element_size() for v in state.values()))
+
     def _init(self, model: nn.Module, seed: int) -> nn.Module:
         keras_init_(model, make_generator(seed, "cpu"))
         return model.to(self.device_)

@@ -95,6 +95,7 @@ class VAEDetector(TorchDetector, LatentDetector):
     """
 
     default_rule = "single"
+    draw_provides = ("log_likelihood", "mu", "logvar")
 
     def __init__(self, *, latent_dim: int = 32, filters: int = 32, hidden: int = 0,
                  likelihood: str = "mse", beta: float = 1.0, lr: float = 1e-4,
@@ -128,8 +129,12 @@ class VAEDetector(TorchDetector, LatentDetector):
     def posterior_draw(self, X: np.ndarray, n_samples: int, seed: int) -> PosteriorDraw:
         """Draw ``q(z|x)`` once for ``X``: error at mu, ``n_samples`` sampled errors, KL, weights.
 
-        Sample ``l`` uses the ``l``-th block of the generator seeded with
-        ``seed``, so row 0 (the ``single`` rule) does not depend on ``n_samples``.
+        ``log_likelihood`` is the normalised ``log p(x|z_l)`` the loss implies
+        (:func:`anobench.losses.log_likelihood`): for ``"mse"`` the Gaussian
+        ``N(x; x̂, ½·I)``, i.e. ``-‖x − x̂‖² − (d/2)·log π``. Sample ``l`` uses
+        the ``l``-th block of the generator seeded with ``seed``, so row 0 (the
+        ``single`` rule) does not depend on ``n_samples``; ``mu``/``logvar``
+        are the posterior's parameters per example.
         """
         Xt = self._test_tensor(X)
         model = self.model_
@@ -148,6 +153,7 @@ class VAEDetector(TorchDetector, LatentDetector):
             std = torch.exp(0.5 * logvar)
             samples = torch.empty((n_samples, n), dtype=torch.float64, device=Xt.device)
             weights = torch.empty((n_samples, n), dtype=torch.float64, device=Xt.device)
+            log_lik = torch.empty((n_samples, n), dtype=torch.float64, device=Xt.device)
             const = 0.5 * Xt[0].numel() * np.log(np.pi) if lik == "mse" else 0.0
             for ell in range(n_samples):
                 z = mu + std * torch.randn(mu.shape, generator=gen, device=mu.device,
@@ -157,6 +163,7 @@ class VAEDetector(TorchDetector, LatentDetector):
                     for i in range(0, n, SB)])
                 samples[ell] = rec.double()
                 log_px = -(rec.double() + const)
+                log_lik[ell] = log_px
                 weights[ell] = (log_px + log_standard_normal(z).double()
                                 - log_normal(z, mu, logvar).double())
 
@@ -164,7 +171,8 @@ class VAEDetector(TorchDetector, LatentDetector):
             return t.double().cpu().numpy()
 
         return PosteriorDraw(recon_mu=out(recon_mu), recon_samples=out(samples), kl=out(kl),
-                             log_weights=out(weights), beta=float(self.beta))
+                             log_weights=out(weights), beta=float(self.beta),
+                             log_likelihood=out(log_lik), mu=out(mu), logvar=out(logvar))
 
     def score(self, X):
         draw = self.posterior_draw(X, 1, self.draw_seed_)

@@ -5,7 +5,8 @@ reconstruction term and can be read as the ``recon`` measure or the ``elbo``
 measure (``+ β·KL``). ``best`` and ``worst`` are oracles (they use the test
 labels): the sample whose single-sample scores give the best / worst metric,
 Appendix A.1's reading. ``iwae`` is a likelihood estimate and exists only as
-``elbo`` (see :class:`IWAE`).
+``elbo`` (see :class:`IWAE`). ``recon-prob`` is An & Cho's reconstruction
+probability (the paper's ref. [1], see :class:`ReconProb`).
 """
 from __future__ import annotations
 
@@ -125,7 +126,35 @@ class IWAE(ScoringRule):
         return -(logsumexp(lw, axis=0) - math.log(lw.shape[0]))
 
 
-RULES = (Single, Multi, Min, Max, Best, Worst, Expected, IWAE)
+class ReconProb(ScoringRule):
+    """An & Cho (2015)'s reconstruction probability, as an anomaly score.
+
+    ``−log (1/L) Σ_l p(x|z_l)`` over the draw's L samples ``z_l ~ q(z|x)``,
+    computed as minus the log-mean-exp of ``draw.log_likelihood`` (the
+    normalised ``log p(x|z_l)`` the model was trained with; for the VAE's
+    ``mse`` likelihood the Gaussian ``N(x; x̂, ½·I)`` its loss ``‖x − x̂‖²``
+    implies). Lower probability = more anomalous, so the score is the negated
+    log-probability. That is the ``recon`` measure; ``elbo`` adds ``β·KL`` as
+    for every rule. The decoder's variance is fixed by the loss, not
+    predicted per pixel as in An & Cho's network.
+    """
+
+    name = "recon-prob"
+    description = ("An & Cho's reconstruction probability: -log of the mean of p(x|z) over "
+                   "the L sampled z (log-mean-exp)")
+    needs = ("log_likelihood",)
+
+    def reconstruction(self, draw: PosteriorDraw) -> np.ndarray:
+        if draw.log_likelihood is None:
+            raise ValueError("scoring rule 'recon-prob' needs the draw's log_likelihood, "
+                             "which this detector does not provide")
+        ll = np.asarray(draw.log_likelihood, dtype=np.float64)
+        if ll.ndim != 2 or ll.shape[0] < 1:
+            raise ValueError("scoring rule 'recon-prob' needs at least one posterior sample")
+        return -(logsumexp(ll, axis=0) - math.log(ll.shape[0]))
+
+
+RULES = (Single, Multi, Min, Max, Best, Worst, Expected, IWAE, ReconProb)
 
 
 @hookimpl

@@ -17,6 +17,7 @@ Modules, each importing only those above it::
     statistics    tests on tables: two-directional marks, paired tests, ranks (numbers only)
     verdicts      best deployable column against the runner-up (numbers only)
     figures       CD diagrams, rules per class, grid sweeps, ROC/PR curves
+    posterior     the Posterior section: ED gain against posterior statistics
     render        the words of the result tables, their legend and the run's state
     render_stats  the words of the paired tests, ranks and figure captions
     prose         verdicts, summary and the terminal's short report in words
@@ -68,6 +69,7 @@ from anobench.report.prose import (
     verdict_intro,
     verdict_sentence,
 )
+from anobench.report.posterior import posterior_blocks
 from anobench.report.render import (
     NO_RESULTS,
     TableContext,
@@ -176,6 +178,8 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
             left_out = sorted({c.name for t in tables for c in t.columns
                                if c.oracle and c not in s.columns and t.metric == s.metric})
             blocks += rank_blocks(s, left_out)
+    blocks += posterior_blocks(run_dir, store.records(("cell",)), records, metrics=options.metrics,
+                               alpha=alpha, figures=options.figures if figures is None else figures)
     report = Report(blocks, options, meta, tables, state, found)
     if not (options.figures if figures is None else figures):
         return report
