@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from anobench.errors import AnobenchError
+from anobench.errors import AnobenchError, Terminated
 
 
 def _registry():
@@ -29,7 +32,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite, registry, results_root=args.results, data_dir=args.data_dir,
         device=args.device, resume=args.resume, jobs=jobs, executor=args.executor,
         executor_options={"address": args.address} if args.address else None,
-        cohort_size=cohort,
+        cohort_size=cohort, crash_watch=True,
     )
     text = write_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(run_dir, text)
@@ -272,8 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(message)s", stream=sys.stderr)
+    if getattr(args, "debug", False):
+        import faulthandler
+
+        faulthandler.enable()  # a crash in native code shows where it happened
     try:
-        return args.func(args)
+        with _signals_interrupt():
+            return args.func(args)
+    except Terminated as exc:
+        return 128 + exc.signum
     except AnobenchError as exc:
         return _fail(args, str(exc), exc.exit_code)
     except OSError as exc:  # the environment: a full disk, a missing or read-only folder
@@ -284,6 +294,24 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug: still one line, the traceback on request
         return _fail(args, f"internal error ({type(exc).__name__}: {exc}); please report it with "
                            "the output of --debug", INTERNAL_ERROR)
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a command as Ctrl-C does (raise :class:`Terminated`)."""
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    try:
+        old = {n: signal.signal(getattr(signal, n), stop) for n in names}
+    except ValueError:  # not the main thread: leave signals alone
+        old = {}
+    try:
+        yield
+    finally:
+        for n, handler in old.items():
+            signal.signal(getattr(signal, n), handler)
 
 
 #: Exit code of an unexpected exception (a bug); bad input exits with 2.

@@ -26,8 +26,9 @@ import anobench
 from anobench.api import LabeledData
 from anobench.classes import resolve_classes, resolve_label
 from anobench.deadline import CellTimeout, deadline
-from anobench.errors import AnobenchError, DataError, SuiteError
-from anobench.executors import Executor
+from anobench.errors import AnobenchError, DataError, SuiteError, Terminated
+from anobench.crashguard import CrashGuard, take_marker
+from anobench.executors import Executor, ProcessExecutor, WorkerDied
 from anobench.metrics import candidate_metrics, check_scores, compute_metrics, oracle_pick
 from anobench.protocol import check_test_set, largest_fitting_ratio, normal_key, test_set_sizes
 from anobench.registry import Registry
@@ -314,6 +315,7 @@ def run_suite(
     executor: str | Executor | None = None,
     executor_options: dict[str, Any] | None = None,
     cohort_size: int | None = None,
+    crash_watch: bool = False,
 ) -> tuple[Path, int]:
     """Run every cell not yet done; return ``(run_dir, n_failed_cells)``.
 
@@ -323,7 +325,9 @@ def run_suite(
     the executor; only the order of cell blocks in the file may differ.
     ``executor_options`` (e.g. ray's ``address``) go to the executor's constructor.
     ``cohort_size`` replaces every cohort-capable detector's own choice of how
-    many cells to train together on the device (1: one by one).
+    many cells to train together on the device (1: one by one). ``crash_watch``
+    starts a watcher that names the cell if an in-process run dies
+    (:mod:`anobench.crashguard`).
     """
     out = stream or sys.stderr
     datasets = load_datasets(suite, registry, data_dir)
@@ -336,7 +340,7 @@ def run_suite(
     ex = make_executor(registry, executor, jobs, _cuda_devices(dev, jobs),
                        **(executor_options or {})) if owned else executor
     run = dict(dev=dev, out=out, on_cell=on_cell, executor=ex, owned=owned, jobs=jobs,
-               cohort_size=cohort_size)
+               cohort_size=cohort_size, crash_watch=crash_watch)
 
     ident = run_identity(suite.sha256, suite.seed)
     if resume:
@@ -355,10 +359,11 @@ def run_suite(
             for note in stored.notes():
                 print(f"anobench: {note}; those cells run again", file=out, flush=True)
             skip = stored.done()
+            crashed = take_marker(run_dir)  # cells a dead in-process run was running
             meta.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S"))
             write_meta(run_dir, meta)
             return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, skip, writer,
-                                       **run)
+                                       crashed=crashed, **run)
         try:
             write_meta(run_dir, {
                 "suite_name": suite.name, "suite_path": suite.path,
@@ -418,6 +423,16 @@ def execute_unit(unit: WorkUnit) -> list[CellOutcome]:
     return out
 
 
+def died_outcomes(unit: WorkUnit, reason: str) -> list[CellOutcome]:
+    """Failed outcomes for the cells of a unit whose worker process died running it."""
+    n = len(unit.tasks)
+    cohort = f" (in a cohort of {n} cells trained together)" if n > 1 else ""
+    return [CellOutcome(t.cid, error=f"detector {t.group.name!r} (plugin "
+                                     f"{unit.registry.detectors[t.group.name].plugin!r}): "
+                                     f"WorkerDied: {reason} while running cell {t.cid}{cohort}")
+            for t in unit.tasks]
+
+
 def _marker(timing: dict) -> dict:
     return dict(status="ok", fit_seconds=timing["fit_seconds"],
                 score_seconds=timing["score_seconds"], fit_info=timing["info"])
@@ -440,6 +455,8 @@ def _cuda_devices(dev: str | None, jobs: int) -> list[str]:
 def make_executor(registry: Registry, name: str | None, jobs: int, devices: list[str],
                   **options: Any) -> Executor:
     """The executor ``name`` (default: ``local`` for one job, else ``processes``)."""
+    if name is not None and not name.strip():
+        raise AnobenchError(f"--executor: an empty name; known: {', '.join(registry.executors)}")
     name = name or ("local" if jobs == 1 else "processes")
     try:
         spec = registry.executor(name)
@@ -454,33 +471,55 @@ def make_executor(registry: Registry, name: str | None, jobs: int, devices: list
 
 
 def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWriter, *, dev, out,
-               on_cell, executor, owned, jobs, cohort_size) -> int:
-    """Run the cells not in ``skip`` on ``executor``; return the number of failed cells."""
+               on_cell, executor, owned, jobs, cohort_size, crashed=(), crash_watch=False) -> int:
+    """Run the cells not in ``skip`` on ``executor``; return the number of failed cells.
+
+    ``crashed``: cells a dead in-process run was running (:mod:`anobench.crashguard`);
+    with an in-process executor they run first, in a separate worker process.
+    """
     cells = suite_cells(suite, datasets, groups)
     todo = [c for c in cells if c[4] not in skip]
     print(f"anobench: suite {suite.name!r}: {len(cells)} cells ({len(cells) - len(todo)} done "
           f"earlier), device {dev or 'cpu'}, results in {run_dir}"
           + (f", {jobs} jobs ({type(executor).name})" if jobs > 1 else ""), file=out, flush=True)
-    failed = 0
-    k = 0
-    start = time.perf_counter()
-    units = work_units(todo, datasets, worker_registry(registry), suite, dev, cohort_size)
-    try:
-        with executor if owned else contextlib.nullcontext():
-            for unit, outcomes in executor.map(execute_unit, units):
-                for task, res in zip(unit.tasks, outcomes):
-                    k += 1
-                    failed += _store(run_dir, writer, task, res, suite, out, k, len(todo), start)
-                    if on_cell:
-                        on_cell(task.base)
-    except KeyboardInterrupt:
-        print(f"\nanobench: interrupted; finished cells are stored. Resume with:\n"
-              f"  anobench run {suite.path} --resume {run_dir}", file=out, flush=True)
-        raise
-    if failed:
-        print(f"anobench: {failed} cell(s) failed; their errors are in {run_dir / 'records.jsonl'}",
+    suspects = [c for c in todo if c[4] in set(crashed)] if executor.in_process else []
+    if suspects:
+        print(f"anobench: the previous run died while running {len(suspects)} cell(s) "
+              f"({', '.join(c[4] for c in suspects)}); they run first, in a separate process",
               file=out, flush=True)
-    return failed
+    phases = [(ProcessExecutor(jobs=1, devices=()), True, suspects)] if suspects else []
+    first = {c[4] for c in suspects}
+    phases.append((executor, owned, [c for c in todo if c[4] not in first]))
+    count = {"k": 0, "failed": 0, "total": len(todo), "start": time.perf_counter()}
+    resume = f"anobench run {suite.path} --resume {run_dir}"
+    guard = CrashGuard(run_dir, resume, crash_watch) if executor.in_process else None
+    try:
+        for ex, own, part in phases:
+            units = work_units(part, datasets, worker_registry(registry), suite, dev, cohort_size)
+            if guard is not None and ex.in_process:
+                units = guard.track(units)
+            with ex if own else contextlib.nullcontext():
+                for unit, outcomes in ex.map(execute_unit, units):
+                    if isinstance(outcomes, WorkerDied):
+                        outcomes = died_outcomes(unit, str(outcomes))
+                    for task, res in zip(unit.tasks, outcomes):
+                        count["k"] += 1
+                        count["failed"] += _store(run_dir, writer, task, res, suite, out,
+                                                  count["k"], count["total"], count["start"])
+                        if on_cell:
+                            on_cell(task.base)
+    except KeyboardInterrupt as exc:
+        how = f"stopped by {exc.signame}" if isinstance(exc, Terminated) else "interrupted"
+        print(f"\nanobench: {how}; finished cells are stored. Resume with:\n  {resume}",
+              file=out, flush=True)
+        raise
+    finally:
+        if guard is not None:
+            guard.close()
+    if count["failed"]:
+        print(f"anobench: {count['failed']} cell(s) failed; their errors are in "
+              f"{run_dir / 'records.jsonl'}", file=out, flush=True)
+    return count["failed"]
 
 
 def _store(run_dir: Path, writer: RunWriter, task: CellTask, res: CellOutcome, suite: Suite,
