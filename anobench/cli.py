@@ -74,6 +74,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from anobench.runner import (
         check_data_fit,
+        check_device,
         check_test_sets,
         load_datasets,
         model_groups,
@@ -88,6 +89,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     check_test_sets(suite, datasets)
     check_data_fit(suite, registry, datasets)
     groups = model_groups(suite, registry)
+    check_device(suite, groups)
     n_classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
     cells = n_classes * suite.repetitions * len(groups)
     print(f"{args.suite}: OK — suite {suite.name!r}: {len(suite.datasets)} dataset(s), "
@@ -172,24 +174,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", parents=[data_dir, fmt], help="run a suite and report it",
                        description="Run every cell of a suite, store records, then write and "
-                                   "print its report (as `anobench report RUN_DIR` does).")
+                                   "print its report (as `anobench report RUN_DIR` does). "
+                                   "Ctrl-C, SIGTERM and SIGHUP stop it with the finished cells "
+                                   "stored and the --resume command printed.")
     r.add_argument("suite", help="suite TOML file")
     r.add_argument("--results", default="results", metavar="DIR",
                    help="results root (default: results); runs go to DIR/<suite>/<run-id>")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
                    help="device for neural detectors (default: the suite's, else auto)")
     r.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
-                   help="continue a run: skip finished cells (default: the latest run of the suite)")
+                   help="continue a run: skip finished cells (default: the latest run of the "
+                        "suite); a cell that was running when the run crashed runs first, "
+                        "in a separate process")
     r.add_argument("--no-figures", action="store_true", help="skip the report's figures")
     r.add_argument("--jobs", default="1", metavar="N|auto",
                    help="work units (cells or cohorts) run at once; auto = CPU cores "
-                        "(default: 1); several CUDA devices are shared out among the workers")
+                        "(default: 1); several CUDA devices are shared out among the workers; "
+                        "a worker that dies (a crash, a signal) fails its unit's cells and is "
+                        "replaced")
     r.add_argument("--address", default=None, metavar="ADDR",
                    help="with --executor ray: the Ray cluster to use (host:port of its head, or "
                         "auto; default: $RAY_ADDRESS, else a local Ray instance)")
     r.add_argument("--executor", default=None, metavar="NAME",
                    help="where units run: local, processes, or an executor plugin "
-                        "(default: local for one job, processes for more)")
+                        "(default: local for one job, processes for more); processes keeps "
+                        "a plugin's crash from ending the run")
     r.add_argument("--cohort-size", default="auto", metavar="N|auto",
                    help="train up to N cells of one detector, class and architecture together "
                         "as one stacked model (1: one by one; default auto: what the detector "

@@ -30,7 +30,9 @@ from anobench.errors import AnobenchError, DataError, SuiteError, Terminated
 from anobench.crashguard import CrashGuard, take_marker
 from anobench.executors import Executor, ProcessExecutor, WorkerDied
 from anobench.metrics import candidate_metrics, check_scores, compute_metrics, oracle_pick
-from anobench.protocol import check_test_set, largest_fitting_ratio, normal_key, test_set_sizes
+from anobench.protocol import (
+    check_test_set, check_training_size, largest_fitting_ratio, normal_key, test_set_sizes,
+)
 from anobench.registry import Registry
 from anobench.scores import save_scores
 from anobench.store import (
@@ -66,6 +68,9 @@ def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, 
         except Exception as exc:
             raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}) failed to load: "
                             f"{type(exc).__name__}: {exc}") from exc
+        if any(np.iscomplexobj(a) for a in (data.X_train, data.X_test)):
+            raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}): the samples are "
+                            "complex numbers; anobench needs real values")
         source = f" ({entry.options['path']})" if entry.options.get("path") else ""
         seen: dict[Any, int] = {}
         for j, c in enumerate(entry.classes or ()):
@@ -111,7 +116,8 @@ def resolve_suite_classes(suite: Suite, datasets: dict[str, LabeledData]) -> Sui
 
 
 def check_test_sets(suite: Suite, datasets: dict[str, LabeledData]) -> None:
-    """Check that every normal class of every entry gets a test set (``validate`` and ``run``).
+    """Check that every normal class of every entry gets a test set and keeps enough training
+    samples after the validation split (``validate`` and ``run``).
 
     Raises :class:`SuiteError` naming the suite file, the entry, the dataset
     label and a ratio that fits every class of the entry.
@@ -129,6 +135,10 @@ def check_test_sets(suite: Suite, datasets: dict[str, LabeledData]) -> None:
                                label=entry.label, fits=fits)
             except DataError as exc:
                 raise SuiteError(f"{suite.path}: datasets[{i}]: {exc}") from None
+            try:
+                check_training_size(data, normal, suite.val_fraction, entry.label)
+            except DataError as exc:
+                raise SuiteError(f"{suite.path}: suite.val_fraction: {exc}") from None
 
 
 def check_data_fit(suite: Suite, registry: Registry, datasets: dict[str, LabeledData]) -> None:
@@ -150,6 +160,22 @@ def check_data_fit(suite: Suite, registry: Registry, datasets: dict[str, Labeled
                 raise SuiteError(f"{suite.path}: detectors[{cfg.entry}].params: detector "
                                  f"{cfg.point!r} on dataset {entry.label!r} (samples of shape "
                                  f"{shape}): {exc}") from None
+
+
+def check_device(suite: Suite, groups: list[ModelGroup], flag: str | None = None) -> None:
+    """A ``cuda`` the suite asks for (``suite.device`` unless ``--device`` is given, or a
+    detector's ``device`` parameter) must exist here; :class:`SuiteError` naming the key."""
+    keys = [f"detectors[{c.entry}].params.device" for c in suite.detectors
+            if str(c.params.get("device") or "").startswith("cuda")]
+    if flag is None and suite.device == "cuda" and _needs_device(groups):
+        keys.insert(0, "suite.device")
+    if not keys:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise SuiteError(f"{suite.path}: {keys[0]}: 'cuda', but no CUDA device is available "
+                         "here; use \"auto\" (CUDA where there is one) or \"cpu\"")
 
 
 def resolve_device(requested: str) -> str:
@@ -335,6 +361,7 @@ def run_suite(
     check_test_sets(suite, datasets)
     check_data_fit(suite, registry, datasets)
     groups = model_groups(suite, registry)
+    check_device(suite, groups, device)
     dev = resolve_device(device or suite.device) if _needs_device(groups) else None
     owned = not isinstance(executor, Executor)
     ex = make_executor(registry, executor, jobs, _cuda_devices(dev, jobs),
@@ -403,12 +430,16 @@ def execute_unit(unit: WorkUnit) -> list[CellOutcome]:
     A unit of several cells is a cohort: their models are fitted together
     (:func:`anobench.units.fit_cohort_unit`), then each is scored as its cell.
     """
+    if unit.problem is not None:
+        return [CellOutcome(t.cid, error=f"detector {t.group.name!r} (plugin "
+                                         f"{unit.registry.detectors[t.group.name].plugin!r}): "
+                                         f"{unit.problem}") for t in unit.tasks]
     fitted: list[Any] = fit_cohort_unit(unit) if len(unit.tasks) > 1 else [None]
     out = []
     for task, fit in zip(unit.tasks, fitted):
         spec = unit.registry.detectors[task.group.name]
         try:
-            if isinstance(fit, Exception):
+            if isinstance(fit, BaseException):
                 raise fit
             with deadline(unit.suite.cell_timeout):
                 records, timing = run_cell(task.group, task.split, unit.registry, unit.suite,
