@@ -72,14 +72,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from anobench.runner import (
+    from anobench.checks import (
         check_data_fit,
         check_device,
         check_test_sets,
         load_datasets,
-        model_groups,
         resolve_suite_classes,
     )
+    from anobench.units import model_groups
     from anobench.suite import load_suite
 
     registry = _registry()

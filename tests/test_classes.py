@@ -62,11 +62,14 @@ def test_a_number_is_the_label_a_string_the_name_and_only_ascii_digits_count():
             resolve_label(d, text)
     # names that are numbers of other classes: the number is ambiguous, the name is not
     d = named(("1", "2", "cat"))
-    assert resolve_label(d, "2") == 1 and resolve_label(d, 2) == 2  # label 2 is "cat"
+    assert resolve_label(d, "2") == 1 and resolve_label(d, "cat") == 2
     with pytest.raises(ValueError, match=r"class 1 is ambiguous in dataset 'named': label 1 is "
                                          r"the class named '2', and the class named '1' is "
                                          r"label 0"):
         resolve_label(d, 1)
+    with pytest.raises(ValueError, match=r"class 2 is ambiguous .* write 2 as a name "
+                                         r"\(\"cat\" or \"2\"\)"):
+        resolve_label(d, 2)
 
 
 def test_labels_written_as_numbers_are_those_numbers(tmp_path):
