@@ -87,6 +87,10 @@ class CrashGuard:
         except OSError:  # the guard is a help, never a reason to stop a run
             tmp.unlink(missing_ok=True)
 
+    def clear(self) -> None:
+        """The unit's cells are stored: no cell runs now."""
+        self.path.unlink(missing_ok=True)
+
     def close(self) -> None:
         """The run ended in Python: remove the marker, tell the watcher all is well."""
         self.path.unlink(missing_ok=True)

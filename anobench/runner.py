@@ -397,6 +397,8 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWrit
                                                   count["k"], count["total"], count["start"])
                         if on_cell:
                             on_cell(task.base)
+                    if guard is not None:
+                        guard.clear()
     except KeyboardInterrupt as exc:
         how = f"stopped by {exc.signame}" if isinstance(exc, Terminated) else "interrupted"
         print(f"\nanobench: {how}; finished cells are stored. Resume with:\n  {resume}",

@@ -165,14 +165,15 @@ def test_a_worker_killed_by_a_signal_is_one_failed_cell_and_resume_goes_on(tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
-def test_a_signal_to_a_jobs_2_run_leaves_no_worker_behind(tmp_path, sig):
+@pytest.mark.parametrize("sig, jobs", [(signal.SIGTERM, 2), (signal.SIGINT, 2),
+                                       (signal.SIGKILL, 2), (signal.SIGTERM, 1)])
+def test_a_signal_to_a_run_leaves_no_worker_behind(tmp_path, sig, jobs):
     r = Runner(tmp_path)
-    proc = r.start("sleep", "--jobs", "2")
+    proc = r.start("sleep", "--jobs", str(jobs))
     deadline = time.monotonic() + 120
-    while len(list(r.pids.iterdir())) < 2 and time.monotonic() < deadline:  # both workers busy
+    while len(list(r.pids.iterdir())) < jobs and time.monotonic() < deadline:  # all busy
         time.sleep(0.1)
-    assert len(list(r.pids.iterdir())) == 2
+    assert len(list(r.pids.iterdir())) == jobs
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     time.sleep(2)
@@ -185,6 +186,7 @@ def test_a_signal_to_a_jobs_2_run_leaves_no_worker_behind(tmp_path, sig):
     how = "interrupted" if sig == signal.SIGINT else "stopped by SIGTERM"
     assert f"anobench: {how}; finished cells are stored. Resume with:" in err
     assert "--resume" in err.strip().splitlines()[-1]
+    assert "the run (pid" not in err  # the crash watcher stays quiet after a clean stop
 
 
 @pytest.mark.slow
