@@ -85,6 +85,10 @@ def _worker_main(conn: Connection, parent: int, init: Callable[..., None] | None
             msg = conn.recv()
         except (EOFError, OSError):
             return
+        except Exception as exc:  # noqa: BLE001 - e.g. a plugin module this worker lacks
+            conn.send(("started", None))
+            conn.send(("raised", exc))
+            continue
         if msg is None:
             return
         fn, unit = msg
@@ -110,11 +114,8 @@ class _Worker:
         self.proc.start()
         child.close()
         self.unit: Any = None
+        self.busy = False  # holds a unit
         self.started = False  # the worker acknowledged its unit (the unit runs)
-
-    @property
-    def busy(self) -> bool:
-        return self.unit is not None
 
     def stop(self, timeout: float = 2.0) -> None:
         """Ask the worker to finish; kill it if it does not within ``timeout``."""
@@ -179,7 +180,7 @@ class WorkerPool:
         while True:
             try:
                 w.conn.send_bytes(payload)
-                w.unit, w.started = unit, False
+                w.unit, w.busy, w.started = unit, True, False
                 return
             except OSError:  # the idle worker is gone: start another
                 w.proc.join(1)
@@ -212,7 +213,7 @@ class WorkerPool:
                 w.started = True
                 self._start_failures = 0
             elif msg is not None:
-                unit, w.unit = w.unit, None
+                unit, w.unit, w.busy = w.unit, None, False
                 out.append((unit, msg[0], msg[1]))
             else:  # the process ended, or its pipe closed as it ends
                 out.extend(self._dead(w))
@@ -221,7 +222,7 @@ class WorkerPool:
     def _dead(self, w: _Worker) -> list[tuple[Any, str, Any]]:
         w.proc.join(5)
         unit, started, code = w.unit, w.started, w.proc.exitcode
-        w.unit = None
+        w.unit, w.busy = None, False
         self._replace(w)
         if started:
             return [(unit, "died", WorkerDied(death_reason(code)))]

@@ -166,7 +166,9 @@ def test_a_worker_killed_by_a_signal_is_one_failed_cell_and_resume_goes_on(tmp_p
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig, jobs", [(signal.SIGTERM, 2), (signal.SIGINT, 2),
-                                       (signal.SIGKILL, 2), (signal.SIGTERM, 1)])
+                                       (signal.SIGKILL, 2), (signal.SIGTERM, 1)],
+                         ids=["SIGTERM-jobs-2", "SIGINT-jobs-2", "SIGKILL-jobs-2",
+                              "SIGTERM-local"])
 def test_a_signal_to_a_run_leaves_no_worker_behind(tmp_path, sig, jobs):
     r = Runner(tmp_path)
     proc = r.start("sleep", "--jobs", str(jobs))
