@@ -363,42 +363,57 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWrit
                on_cell, executor, owned, jobs, cohort_size, crashed=(), crash_watch=False) -> int:
     """Run the cells not in ``skip`` on ``executor``; return the number of failed cells.
 
-    ``crashed``: cells a dead in-process run was running (:mod:`anobench.crashguard`);
-    with an in-process executor they run first, in a separate worker process.
+    ``crashed``: cells a dead in-process run was running (:mod:`anobench.crashguard`).
+    With an in-process executor they run first, in a separate worker process;
+    if one of them kills that process again, the other cells of its model run
+    there too, so a crashing plugin cannot end the resumed run.
     """
     cells = suite_cells(suite, datasets, groups)
     todo = [c for c in cells if c[4] not in skip]
     print(f"anobench: suite {suite.name!r}: {len(cells)} cells ({len(cells) - len(todo)} done "
           f"earlier), device {dev or 'cpu'}, results in {run_dir}"
           + (f", {jobs} jobs ({type(executor).name})" if jobs > 1 else ""), file=out, flush=True)
-    suspects = [c for c in todo if c[4] in set(crashed)] if executor.in_process else []
-    if suspects:
-        print(f"anobench: the previous run died while running {len(suspects)} cell(s) "
-              f"({', '.join(c[4] for c in suspects)}); they run first, in a separate process",
-              file=out, flush=True)
-    phases = [(ProcessExecutor(jobs=1, devices=()), True, suspects)] if suspects else []
-    first = {c[4] for c in suspects}
-    phases.append((executor, owned, [c for c in todo if c[4] not in first]))
     count = {"k": 0, "failed": 0, "total": len(todo), "start": time.perf_counter()}
     resume = f"anobench run {suite.path} --resume {run_dir}"
     guard = CrashGuard(run_dir, resume, crash_watch) if executor.in_process else None
+
+    def drain(ex: Executor, own: bool, part: list) -> set[str]:
+        """Run ``part`` on ``ex``, store every outcome; the models whose worker died."""
+        died: set[str] = set()
+        units = work_units(part, datasets, worker_registry(registry), suite, dev, cohort_size)
+        if guard is not None and ex.in_process:
+            units = guard.track(units)
+        with ex if own else contextlib.nullcontext():
+            for unit, outcomes in ex.map(execute_unit, units):
+                if isinstance(outcomes, WorkerDied):
+                    died.update(t.group.key for t in unit.tasks)
+                    outcomes = died_outcomes(unit, str(outcomes))
+                for task, res in zip(unit.tasks, outcomes):
+                    count["k"] += 1
+                    count["failed"] += _store(run_dir, writer, task, res, suite, out, count["k"],
+                                              count["total"], count["start"])
+                    if on_cell:
+                        on_cell(task.base)
+                if guard is not None:
+                    guard.clear()
+        return died
+
     try:
-        for ex, own, part in phases:
-            units = work_units(part, datasets, worker_registry(registry), suite, dev, cohort_size)
-            if guard is not None and ex.in_process:
-                units = guard.track(units)
-            with ex if own else contextlib.nullcontext():
-                for unit, outcomes in ex.map(execute_unit, units):
-                    if isinstance(outcomes, WorkerDied):
-                        outcomes = died_outcomes(unit, str(outcomes))
-                    for task, res in zip(unit.tasks, outcomes):
-                        count["k"] += 1
-                        count["failed"] += _store(run_dir, writer, task, res, suite, out,
-                                                  count["k"], count["total"], count["start"])
-                        if on_cell:
-                            on_cell(task.base)
-                    if guard is not None:
-                        guard.clear()
+        suspects = [c for c in todo if c[4] in set(crashed)] if executor.in_process else []
+        rest = [c for c in todo if c[4] not in {s[4] for s in suspects}]
+        if suspects:
+            print(f"anobench: the previous run died while running {len(suspects)} cell(s) "
+                  f"({', '.join(c[4] for c in suspects)}); they run first, in a separate "
+                  "process", file=out, flush=True)
+            died = drain(ProcessExecutor(jobs=1), True, suspects)
+            again = [c for c in rest if c[3].key in died]
+            if again:
+                print(f"anobench: it crashed again; the other {len(again)} cell(s) of "
+                      f"{', '.join(sorted({c[3].configs[0].point for c in again}))} run in a "
+                      "separate process too", file=out, flush=True)
+                drain(ProcessExecutor(jobs=1), True, again)
+                rest = [c for c in rest if c[3].key not in died]
+        drain(executor, owned, rest)
     except KeyboardInterrupt as exc:
         how = f"stopped by {exc.signame}" if isinstance(exc, Terminated) else "interrupted"
         print(f"\nanobench: {how}; finished cells are stored. Resume with:\n  {resume}",

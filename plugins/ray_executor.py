@@ -57,7 +57,9 @@ def _died(ray: Any) -> tuple[type[BaseException], ...]:
 
 
 def _first_line(exc: BaseException) -> str:
-    return next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+    """The first sentence of Ray's message (the rest points to log files)."""
+    line = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+    return line.split(". ")[0].rstrip(".")
 
 
 _STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
