@@ -172,7 +172,6 @@ class Segfault(Detector):
         return np.zeros(len(X))
 
 
-@pytest.mark.slow
 def test_a_dying_ray_worker_is_one_failed_cell_without_retries(local_ray, tmp_path, capfd):
     import ray.cloudpickle
 
