@@ -3,18 +3,24 @@
 A suite names a normal class by its integer label (``classes = [0]``) or, where
 the data has class names, by name (``classes = ["T-shirt/top"]`` for
 Fashion-MNIST, ``classes = ["normal"]`` for a file whose labels are strings).
-A name matches exactly, else case-insensitively when that is unambiguous. The
-label stays the class's identity (cell ids, seeds and records use it); the
-name is what tables show.
+A number means the label, a string the name: a name matches exactly, else
+case-insensitively when that is unambiguous; a string of ASCII digits names
+the label of data without class names (``"3"``; not ``"٣"`` or ``"３"``). A
+number that is also the name of *another* class (names ``"10"``, ``"2"``,
+``"9"``: ``2`` is label 2, named ``"9"``, while ``"2"`` is label 1) is an
+error naming both readings. The label stays the class's identity (cell ids,
+seeds and records use it); the name is what tables show.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from anobench.api import LabeledData
 from anobench.registry import did_you_mean
 
 ClassSpec = int | str | tuple  # a label, a name, or a tuple of them (one normal set)
+_ASCII_INTEGER = re.compile(r"-?[0-9]+")  # "٣" and "３" are not the label 3
 
 
 def has_names(data: LabeledData) -> bool:
@@ -51,6 +57,12 @@ def resolve_label(data: LabeledData, spec: int | str, dataset: str | None = None
     known = data.classes
     label = dataset or repr(data.name)
     if isinstance(spec, int) and not isinstance(spec, bool):
+        named = [c for c in known if class_name(data, c) == str(spec)]
+        if spec in known and named and named[0] != spec:
+            raise ValueError(f"class {spec} is ambiguous in dataset {label}: label {spec} is the "
+                             f"class named {class_name(data, spec)!r}, and the class named "
+                             f"'{spec}' is label {named[0]}; write {spec} as a name "
+                             f"(\"{class_name(data, spec)}\" or \"{spec}\")")
         if spec in known:
             return spec
         hint = did_you_mean(spec, known)
@@ -63,7 +75,7 @@ def resolve_label(data: LabeledData, spec: int | str, dataset: str | None = None
     folded = [c for n, c in names.items() if n.casefold() == text.casefold()]
     if len(folded) == 1:
         return folded[0]
-    if not has_names(data) and text.lstrip("-").isdigit() and int(text) in known:
+    if not has_names(data) and _ASCII_INTEGER.fullmatch(text) and int(text) in known:
         return int(text)
     hint = did_you_mean(text, names)
     what = "a class name of" if has_names(data) else "a class of"

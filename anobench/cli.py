@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from anobench.errors import AnobenchError
+from anobench.errors import AnobenchError, Terminated
 
 
 def _registry():
@@ -29,7 +32,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite, registry, results_root=args.results, data_dir=args.data_dir,
         device=args.device, resume=args.resume, jobs=jobs, executor=args.executor,
         executor_options={"address": args.address} if args.address else None,
-        cohort_size=cohort, keep_models=args.keep_models,
+        cohort_size=cohort, keep_models=args.keep_models, crash_watch=True,
     )
     done = render_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(done, args.tables)
@@ -87,13 +90,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from anobench.runner import (
+    from anobench.checks import (
         check_data_fit,
+        check_device,
         check_test_sets,
         load_datasets,
-        model_groups,
         resolve_suite_classes,
     )
+    from anobench.units import model_groups
     from anobench.suite import load_suite
 
     registry = _registry()
@@ -103,6 +107,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     check_test_sets(suite, datasets)
     check_data_fit(suite, registry, datasets)
     groups = model_groups(suite, registry)
+    check_device(suite, groups)
     n_classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
     cells = n_classes * suite.repetitions * len(groups)
     print(f"{args.suite}: OK — suite {suite.name!r}: {len(suite.datasets)} dataset(s), "
@@ -199,24 +204,31 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run every cell of a suite, store records, then write its "
                                    "report (as `anobench report RUN_DIR` does) and print the "
                                    "run's state (complete, or n of N cells and which are "
-                                   "missing), the verdicts and the paths of report.md/html.")
+                                   "missing), the verdicts and the paths of report.md/html. "
+                                   "Ctrl-C, SIGTERM and SIGHUP stop it with the finished cells "
+                                   "stored and the --resume command printed.")
     r.add_argument("suite", help="suite TOML file")
     r.add_argument("--results", default="results", metavar="DIR",
                    help="results root (default: results); runs go to DIR/<suite>/<run-id>")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
                    help="device for neural detectors (default: the suite's, else auto)")
     r.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
-                   help="continue a run: skip finished cells (default: the latest run of the suite)")
+                   help="continue a run: skip finished cells (default: the latest run of the "
+                        "suite); a cell that was running when the run crashed runs first, "
+                        "in a separate process")
     r.add_argument("--no-figures", action="store_true", help="skip the report's figures")
     r.add_argument("--jobs", default="1", metavar="N|auto",
                    help="work units (cells or cohorts) run at once; auto = CPU cores "
-                        "(default: 1); several CUDA devices are shared out among the workers")
+                        "(default: 1); several CUDA devices are shared out among the workers; "
+                        "a worker that dies (a crash, a signal) fails its unit's cells and is "
+                        "replaced")
     r.add_argument("--address", default=None, metavar="ADDR",
                    help="with --executor ray: the Ray cluster to use (host:port of its head, or "
                         "auto; default: $RAY_ADDRESS, else a local Ray instance)")
     r.add_argument("--executor", default=None, metavar="NAME",
                    help="where units run: local, processes, or an executor plugin "
-                        "(default: local for one job, processes for more)")
+                        "(default: local for one job, processes for more); processes keeps "
+                        "a plugin's crash from ending the run")
     r.add_argument("--cohort-size", default="auto", metavar="N|auto",
                    help="train up to N cells of one detector, class and architecture together "
                         "as one stacked model (1: one by one; default auto: what the detector "
@@ -338,8 +350,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(message)s", stream=sys.stderr)
+    if getattr(args, "debug", False):
+        import faulthandler
+
+        faulthandler.enable()  # a crash in native code shows where it happened
     try:
-        return args.func(args)
+        with _signals_interrupt():
+            return args.func(args)
+    except Terminated as exc:
+        return 128 + exc.signum
     except AnobenchError as exc:
         return _fail(args, str(exc), exc.exit_code)
     except OSError as exc:  # the environment: a full disk, a missing or read-only folder
@@ -350,6 +369,24 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug: still one line, the traceback on request
         return _fail(args, f"internal error ({type(exc).__name__}: {exc}); please report it with "
                            "the output of --debug", INTERNAL_ERROR)
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a command as Ctrl-C does (raise :class:`Terminated`)."""
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    try:
+        old = {n: signal.signal(getattr(signal, n), stop) for n in names}
+    except ValueError:  # not the main thread: leave signals alone
+        old = {}
+    try:
+        yield
+    finally:
+        for n, handler in old.items():
+            signal.signal(getattr(signal, n), handler)
 
 
 #: Exit code of an unexpected exception (a bug); bad input exits with 2.

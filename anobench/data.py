@@ -210,9 +210,13 @@ def import_idx_dataset(name: str, source: str | os.PathLike, data_dir=None) -> P
     for path, f in found:
         tmp = dest / (f.name + ".part")
         opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as fin, open(tmp, "wb") as fout:
-            shutil.copyfileobj(fin, fout)
-        tmp.replace(dest / f.name)
+        try:
+            with opener(path, "rb") as fin, open(tmp, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+            tmp.replace(dest / f.name)
+        except OSError as exc:  # a full disk: the file named, no part file left
+            tmp.unlink(missing_ok=True)
+            raise DataError(f"{dest / f.name}: cannot write: {exc.strerror or exc}") from None
     return dest
 
 

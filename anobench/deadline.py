@@ -25,8 +25,11 @@ class CellTimeout(BaseException):
 
 
 @contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Raise :class:`CellTimeout` in the body if it runs longer than ``seconds`` (0: no limit)."""
+def deadline(seconds: float, what: str = "") -> Iterator[None]:
+    """Raise :class:`CellTimeout` in the body if it runs longer than ``seconds`` (0: no limit).
+
+    ``what`` replaces the message (default: the cell ran longer than cell_timeout).
+    """
     global _warned
     if not seconds:
         yield
@@ -41,7 +44,8 @@ def deadline(seconds: float) -> Iterator[None]:
         return
 
     def expire(signum: int, frame: object) -> None:
-        raise CellTimeout(f"the cell ran longer than cell_timeout = {seconds:g} s and was stopped")
+        raise CellTimeout(what or f"the cell ran longer than cell_timeout = {seconds:g} s and "
+                                  "was stopped")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -27,3 +27,14 @@ class PluginError(AnobenchError):
 
 class CellError(AnobenchError):
     """One cell of a run failed (diverging loss, NaN scores, plugin raised)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop like Ctrl-C (finished cells stored, a resume line)."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signum)
+        self.signum = signum
+        self.signame = signal.Signals(signum).name

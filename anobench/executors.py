@@ -23,9 +23,14 @@ The interface (all an executor plugin implements)::
 
 * ``fn`` is a module-level function and ``units`` are picklable; results are
   picklable too. ``fn`` records a failing plugin in its result rather than
-  raising, so an exception out of ``fn`` (or a dead worker) is a failure of
-  the executor itself: ``map`` raises it and the run stops, with the
-  finished cells stored (``--resume`` continues).
+  raising, so an exception out of ``fn`` is a failure of the executor
+  itself: ``map`` raises it and the run stops, with the finished cells
+  stored (``--resume`` continues).
+* A worker that dies while running a unit (a crash in native code,
+  ``os._exit``, a signal) is the unit's failure, not the executor's: ``map``
+  yields ``(unit, WorkerDied("... killed by signal 11 (SIGSEGV)"))`` in place
+  of the result, and the runner records the unit's cells as failed. An
+  executor that cannot tell may raise instead (the run stops, resumable).
 * ``jobs`` is how many units may run at once (``--jobs``).
 * ``devices`` lists CUDA device indices to share out among workers (several
   GPUs); empty on CPU or with one GPU. A worker bound to one device sees it
@@ -37,21 +42,23 @@ Register one with the ``anobench_register_executors`` hook::
     def anobench_register_executors(registry):
         registry.add_executor("my-executor", MyExecutor)
 
-Built in: ``local`` (in this process, one unit after another) and
-``processes`` (``jobs`` worker processes of this machine, started with
-*spawn*, each limited to ``cores // jobs`` threads).
+Built in: ``local`` (in this process, one unit after another; a crash there
+ends the run, see :mod:`anobench.crashguard`) and ``processes`` (``jobs``
+worker processes of this machine, started with *spawn*, each limited to
+``cores // jobs`` threads; a dead worker is replaced).
 """
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, ClassVar
 
 from anobench.errors import AnobenchError
+from anobench.workers import PoolError, WorkerPool
+from anobench.workers import WorkerDied as WorkerDied  # for executor plugins
 
 
 class ExecutorError(AnobenchError):
@@ -91,6 +98,8 @@ class Executor:
     """Base class of executors (see the module docstring for the contract)."""
 
     name: ClassVar[str] = ""
+    #: units run in the driver's own process (a crash there ends the run)
+    in_process: ClassVar[bool] = False
 
     def __init__(self, *, jobs: int = 1, devices: Sequence[str] = ()) -> None:
         self.jobs = int(jobs)
@@ -114,18 +123,18 @@ class LocalExecutor(Executor):
     """Run every unit in this process, one after another (jobs is ignored)."""
 
     name = "local"
+    in_process = True
 
     def map(self, fn, units):
         for unit in units:
             yield unit, fn(unit)
 
 
-def _worker_init(slots: Any, devices: tuple[str, ...], threads: int,
+def _worker_init(slot: int, devices: tuple[str, ...], threads: int,
                  log_level: int | None = None) -> None:
     """Bind a fresh worker to a device slot and a thread budget (before torch starts)."""
     if log_level is not None:  # the driver logs (e.g. training progress): so do workers
         logging.basicConfig(level=log_level, format="%(message)s", stream=sys.stderr)
-    slot = slots.get()
     if devices:
         os.environ["CUDA_VISIBLE_DEVICES"] = devices[slot % len(devices)]
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -147,65 +156,60 @@ class ProcessExecutor(Executor):
     Workers are started with *spawn* (safe with CUDA and with torch's thread
     pools), each limited to ``max(1, cores // jobs)`` threads; with several
     CUDA devices, worker ``k`` sees device ``devices[k % len(devices)]`` only.
-    At most ``2·jobs`` units are in flight, so the runner builds unit data
-    only shortly before it is needed.
+    At most ``2·jobs`` units are taken from the iterable ahead of their results,
+    so the runner builds unit data only shortly before it is needed. A worker
+    that dies (a crash in native code, ``os._exit``, a signal) yields its unit
+    with a :class:`~anobench.workers.WorkerDied` and is replaced
+    (:class:`~anobench.workers.WorkerPool`); no worker outlives the run.
     """
 
     name = "processes"
 
     def __init__(self, *, jobs: int = 1, devices: Sequence[str] = ()) -> None:
         super().__init__(jobs=jobs, devices=devices)
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
 
-    def _start(self) -> ProcessPoolExecutor:
-        ctx = mp.get_context("spawn")
-        slots = ctx.Queue()
-        for k in range(self.jobs):
-            slots.put(k)
+    def _start(self) -> WorkerPool:
         threads = max(1, available_cores() // self.jobs)
         root = logging.getLogger()
         level = root.getEffectiveLevel() if root.handlers else None
-        self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx,
-                                         initializer=_worker_init,
-                                         initargs=(slots, self.devices, threads, level))
+        self._pool = WorkerPool(self.jobs, _worker_init, (self.devices, threads, level))
         return self._pool
 
     def map(self, fn, units):
         pool = self._pool or self._start()
-        pending: dict[Future, Any] = {}
+        ahead: deque[Any] = deque()  # taken from the iterable, not yet handed to a worker
         source = iter(units)
         exhausted = False
         while True:
-            while not exhausted and len(pending) < 2 * self.jobs:
+            while not exhausted and len(ahead) + pool.busy < 2 * self.jobs:
                 try:
-                    unit = next(source)
+                    ahead.append(next(source))
                 except StopIteration:
                     exhausted = True
-                    break
-                pending[pool.submit(fn, unit)] = unit
-            if not pending:
-                return
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                unit = pending.pop(fut)
-                try:
-                    result = fut.result()
-                except Exception as exc:
+            try:
+                while pool.idle and (pool.resend or ahead):
+                    pool.submit(fn, pool.resend.popleft() if pool.resend else ahead.popleft())
+                if not pool.busy:
+                    return
+                done = pool.results()
+            except PoolError as exc:
+                raise ExecutorError(f"executor 'processes': {exc}") from exc
+            for unit, kind, value in done:
+                if kind == "raised":
                     raise ExecutorError(f"executor 'processes': a worker failed: "
-                                        f"{type(exc).__name__}: {exc}") from exc
-                yield unit, result
+                                        f"{type(value).__name__}: {value}") from value
+                yield unit, value
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
             self._pool = None
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         if exc_type is not None and self._pool is not None:
             # interrupted or failed: do not wait for units still running
-            for proc in list(getattr(self._pool, "_processes", {}).values()):
-                proc.terminate()
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.close(kill=True)
             self._pool = None
         self.close()
 

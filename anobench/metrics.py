@@ -57,6 +57,8 @@ def check_scores(scores: object, n: int) -> np.ndarray:
         raise ValueError(f"scores have shape {arr.shape}, expected ({n},)")
     if not np.issubdtype(arr.dtype, np.number):
         raise ValueError(f"scores have dtype {arr.dtype}, expected floats")
+    if np.iscomplexobj(arr):  # casting would drop the imaginary part silently
+        raise ValueError(f"scores are complex numbers (dtype {arr.dtype}), expected real floats")
     arr = arr.astype(np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():

@@ -15,7 +15,7 @@ import pluggy
 from anobench import hookspecs
 from anobench.errors import AnobenchError, PluginError
 from anobench.executors import BUILTIN_EXECUTORS
-from anobench.registry import Registry
+from anobench.registry import Registry, did_you_mean
 
 ENTRY_POINT_GROUP = "anobench"
 DISABLE_ENV = "ANOBENCH_DISABLE_PLUGINS"
@@ -58,9 +58,17 @@ def get_plugin_manager(
                               f"{type(exc).__name__}: {_one_line(exc)}") from exc
         seen[ep.name] = ep.value
         _register(pm, ep.name, plugin)
-    for name, plugin in extra_plugins:
+    extra = list(extra_plugins)
+    for name, plugin in extra:
         if name not in blocked:
             _register(pm, name, plugin)
+    known = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)} | {n for n, _ in extra}
+    unknown = sorted(blocked - known)
+    if unknown:  # a typo would leave the plugin enabled without a word
+        where = f"${DISABLE_ENV}" if set(unknown) - set(disable or ()) else "disable"
+        raise PluginError(f"{where}: no plugin named {unknown[0]!r}"
+                          f"{did_you_mean(unknown[0], known)}; plugins: "
+                          f"{', '.join(sorted(known))}")
     return pm
 
 

@@ -130,6 +130,33 @@ def check_test_set(data: LabeledData, normal: int | tuple[int, ...], anomalies: 
     return n_normal, n_anom
 
 
+#: Fewest training samples a normal class may keep after the validation split
+#: (a detector fitted on one sample has no spread to learn).
+MIN_TRAIN_SAMPLES = 2
+
+
+def check_training_size(data: LabeledData, normal: int | tuple[int, ...], val_fraction: float,
+                        label: str | None = None) -> int:
+    """Training samples of ``normal`` after the validation split; :class:`DataError` if
+    fewer than :data:`MIN_TRAIN_SAMPLES` (naming a ``val_fraction`` that leaves enough)."""
+    train = 0
+    largest = 1.0
+    for c in np.atleast_1d(np.asarray(normal)):
+        n = int(np.count_nonzero(data.y_train == c))
+        if n < 2:
+            return n  # train_val_split names it
+        n_val = min(n - 1, math.ceil(n * val_fraction)) if val_fraction > 0 else 0
+        train += n - n_val
+        largest = min(largest, (n - MIN_TRAIN_SAMPLES) / n)
+    if train < MIN_TRAIN_SAMPLES:
+        fits = math.floor(max(largest, 0.0) * 1e4) / 1e4
+        raise DataError(f"dataset {label or data.name!r}: normal class {normal_key(normal)}: "
+                        f"val_fraction {val_fraction:g} leaves {train} training sample(s); at "
+                        f"least {MIN_TRAIN_SAMPLES} are needed (val_fraction <= {fits:g} leaves "
+                        "enough)")
+    return train
+
+
 def train_val_split(
     data: LabeledData, normal: int | tuple[int, ...], val_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray | None]:

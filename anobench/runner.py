@@ -22,16 +22,23 @@ from typing import Any, TextIO
 import numpy as np
 
 import anobench
-from anobench.api import LabeledData
-from anobench.classes import resolve_classes, resolve_label
+from anobench.checks import (
+    check_data_fit,
+    check_device,
+    check_test_sets,
+    load_datasets,
+    needs_device,
+    resolve_device,
+    resolve_suite_classes,
+)
+from anobench.crashguard import CrashGuard, take_marker
 from anobench.deadline import CellTimeout, deadline
-from anobench.errors import AnobenchError, DataError, SuiteError
-from anobench.executors import Executor
 from anobench.drawscore import oracle_scores, samples_read, score_draw  # noqa: F401 (re-exported)
+from anobench.errors import AnobenchError, SuiteError, Terminated
+from anobench.executors import Executor, ProcessExecutor, WorkerDied
 from anobench.metrics import check_scores, compute_metrics
 from anobench.modelstore import KeptModel, can_keep, class_path, export_state, save_model
 from anobench.posterior import draw_stats
-from anobench.protocol import check_test_set, largest_fitting_ratio, normal_key, test_set_sizes
 from anobench.registry import Registry
 from anobench.scores import save_scores
 from anobench.store import (
@@ -48,127 +55,19 @@ from anobench.store import (
 )
 from anobench.suite import Suite
 from anobench.units import (
-    CellOutcome, CellTask, ModelGroup, WorkUnit, fit_cohort_unit,
-    instance_params, instantiate, model_groups, suite_cells, work_units, worker_registry,
+    CellOutcome,
+    CellTask,
+    WorkUnit,
+    fit_cohort_unit,
+    instance_params,
+    instantiate,
+    model_groups,
+    suite_cells,
+    work_units,
+    worker_registry,
 )
 
 log = logging.getLogger("anobench.runner")
-
-
-def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, LabeledData]:
-    """Load every dataset of the suite and check the classes it names exist."""
-    out = {}
-    for i, entry in enumerate(suite.datasets):
-        spec = registry.datasets[entry.name]
-        try:
-            data = spec.loader(data_dir=data_dir, **entry.options)
-        except AnobenchError:
-            raise
-        except Exception as exc:
-            raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}) failed to load: "
-                            f"{type(exc).__name__}: {exc}") from exc
-        source = f" ({entry.options['path']})" if entry.options.get("path") else ""
-        seen: dict[Any, int] = {}
-        for j, c in enumerate(entry.classes or ()):
-            try:
-                (label,) = resolve_classes(data, [c], f"{entry.label!r}{source}")
-            except ValueError as exc:
-                raise SuiteError(f"{suite.path}: datasets[{i}].classes[{j}]: {exc}") from None
-            key = tuple(sorted(label)) if isinstance(label, tuple) else label
-            if key in seen:
-                raise SuiteError(f"{suite.path}: datasets[{i}].classes[{j}]: {c!r} is the class "
-                                 f"of classes[{seen[key]}] again (listed twice)")
-            seen[key] = j
-        out[entry.label] = data
-    check_report_curves(suite, out)
-    return out
-
-
-def check_report_curves(suite: Suite, datasets: dict[str, LabeledData]) -> None:
-    """``[report] curves`` must name a class the suite runs (checked by ``validate`` and ``run``)."""
-    for i, cell in enumerate(suite.report.curves):
-        entry = next(e for e in suite.datasets if e.label == cell.dataset)  # checked at load
-        data = datasets[entry.label]
-        normals = resolve_classes(data, entry.classes, repr(entry.label)) if entry.classes \
-            else data.classes
-        run = [normal_key(c) for c in normals]
-        key: str | None = cell.normal
-        if key not in run:
-            try:
-                key = normal_key(resolve_label(data, cell.normal, repr(entry.label)))
-            except ValueError:
-                key = None
-        if key not in run:
-            raise SuiteError(f"{suite.path}: report.curves[{i}]: class {cell.normal!r} is not run "
-                             f"for dataset {cell.dataset!r}; classes run: {', '.join(run)}")
-
-
-def resolve_suite_classes(suite: Suite, datasets: dict[str, LabeledData]) -> Suite:
-    """The suite with every entry's class names replaced by labels (after :func:`load_datasets`)."""
-    entries = tuple(
-        replace(e, classes=resolve_classes(datasets[e.label], e.classes, repr(e.label)))
-        if e.classes else e for e in suite.datasets)
-    return replace(suite, datasets=entries)
-
-
-def check_test_sets(suite: Suite, datasets: dict[str, LabeledData]) -> None:
-    """Check that every normal class of every entry gets a test set (``validate`` and ``run``).
-
-    Raises :class:`SuiteError` naming the suite file, the entry, the dataset
-    label and a ratio that fits every class of the entry.
-    """
-    for i, entry in enumerate(suite.datasets):
-        data = datasets[entry.label]
-        normals = list(entry.classes or data.classes)
-        fits = None
-        if entry.anomalies == "ratio":
-            sizes = [test_set_sizes(data, c, "ratio", entry.anomaly_ratio) for c in normals]
-            fits = min(largest_fitting_ratio(n, m) for n, _, m in sizes)
-        for normal in normals:
-            try:
-                check_test_set(data, normal, entry.anomalies, entry.anomaly_ratio,
-                               label=entry.label, fits=fits)
-            except DataError as exc:
-                raise SuiteError(f"{suite.path}: datasets[{i}]: {exc}") from None
-
-
-def check_data_fit(suite: Suite, registry: Registry, datasets: dict[str, LabeledData]) -> None:
-    """Let each detector refuse parameters that cannot work on a loaded dataset.
-
-    Calls the optional ``check_data(params, sample_shape)`` classmethod of
-    every detector config for every dataset of the suite (see
-    :meth:`anobench.api.Detector.check_data`); raises :class:`SuiteError`.
-    """
-    for cfg in suite.detectors:
-        check = getattr(registry.detectors[cfg.name].cls, "check_data", None)
-        if not callable(check):
-            continue
-        for entry in suite.datasets:
-            shape = datasets[entry.label].sample_shape
-            try:
-                check(dict(cfg.params), shape)
-            except (ValueError, TypeError) as exc:
-                raise SuiteError(f"{suite.path}: detectors[{cfg.entry}].params: detector "
-                                 f"{cfg.point!r} on dataset {entry.label!r} (samples of shape "
-                                 f"{shape}): {exc}") from None
-
-
-def resolve_device(requested: str) -> str:
-    if requested == "cpu":
-        return "cpu"
-    import torch
-
-    if requested == "cuda":
-        if not torch.cuda.is_available():
-            raise AnobenchError("--device cuda: no CUDA device is available")
-        return "cuda"
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _needs_device(groups: list[ModelGroup]) -> bool:
-    import inspect
-
-    return any("device" in inspect.signature(g.cls.__init__).parameters for g in groups)
 
 
 def _versions() -> dict[str, str]:
@@ -282,6 +181,7 @@ def run_suite(
     executor_options: dict[str, Any] | None = None,
     cohort_size: int | None = None,
     keep_models: bool = False,
+    crash_watch: bool = False,
 ) -> tuple[Path, int]:
     """Run every cell not yet done; return ``(run_dir, n_failed_cells)``.
 
@@ -293,7 +193,9 @@ def run_suite(
     ``cohort_size`` replaces every cohort-capable detector's own choice of how
     many cells to train together on the device (1: one by one).
     ``keep_models`` (or ``[suite] keep_models``, or a resumed run that kept
-    them) stores each trained model under the run (:mod:`anobench.modelstore`).
+    them) stores each trained model under the run (:mod:`anobench.modelstore`). ``crash_watch``
+    starts a watcher that names the cell if an in-process run dies
+    (:mod:`anobench.crashguard`).
     """
     out = stream or sys.stderr
     datasets = load_datasets(suite, registry, data_dir)
@@ -301,12 +203,13 @@ def run_suite(
     check_test_sets(suite, datasets)
     check_data_fit(suite, registry, datasets)
     groups = model_groups(suite, registry)
-    dev = resolve_device(device or suite.device) if _needs_device(groups) else None
+    check_device(suite, groups, device)
+    dev = resolve_device(device or suite.device) if needs_device(groups) else None
     owned = not isinstance(executor, Executor)
     ex = make_executor(registry, executor, jobs, _cuda_devices(dev, jobs),
                        **(executor_options or {})) if owned else executor
     run = dict(dev=dev, out=out, on_cell=on_cell, executor=ex, owned=owned, jobs=jobs,
-               cohort_size=cohort_size)
+               cohort_size=cohort_size, crash_watch=crash_watch)
 
     ident = run_identity(suite.sha256, suite.seed)
     planned = [c[4] for c in suite_cells(suite, datasets, groups)]  # for the report's state
@@ -329,12 +232,13 @@ def run_suite(
             for note in stored.notes():
                 print(f"anobench: {note}; those cells run again", file=out, flush=True)
             skip = stored.done()
+            crashed = take_marker(run_dir)  # cells a dead in-process run was running
             meta.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S"))
             meta.setdefault("planned_cells", planned)
             meta["keep_models"] = suite.keep_models
             write_meta(run_dir, meta)
             return run_dir, _run_cells(suite, registry, datasets, groups, run_dir, skip, writer,
-                                       **run)
+                                       crashed=crashed, **run)
         try:
             write_meta(run_dir, {
                 "suite_name": suite.name, "suite_path": suite.path,
@@ -376,12 +280,16 @@ def execute_unit(unit: WorkUnit) -> list[CellOutcome]:
     A unit of several cells is a cohort: their models are fitted together
     (:func:`anobench.units.fit_cohort_unit`), then each is scored as its cell.
     """
+    if unit.problem is not None:
+        return [CellOutcome(t.cid, error=f"detector {t.group.name!r} (plugin "
+                                         f"{unit.registry.detectors[t.group.name].plugin!r}): "
+                                         f"{unit.problem}") for t in unit.tasks]
     fitted: list[Any] = fit_cohort_unit(unit) if len(unit.tasks) > 1 else [None]
     out = []
     for task, fit in zip(unit.tasks, fitted):
         spec = unit.registry.detectors[task.group.name]
         try:
-            if isinstance(fit, Exception):
+            if isinstance(fit, BaseException):
                 raise fit
             with deadline(unit.suite.cell_timeout):
                 records, timing = run_cell(task.group, task.split, unit.registry, unit.suite,
@@ -394,6 +302,16 @@ def execute_unit(unit: WorkUnit) -> list[CellOutcome]:
             continue
         out.append(CellOutcome(task.cid, records, timing))
     return out
+
+
+def died_outcomes(unit: WorkUnit, reason: str) -> list[CellOutcome]:
+    """Failed outcomes for the cells of a unit whose worker process died running it."""
+    n = len(unit.tasks)
+    cohort = f" (in a cohort of {n} cells trained together)" if n > 1 else ""
+    return [CellOutcome(t.cid, error=f"detector {t.group.name!r} (plugin "
+                                     f"{unit.registry.detectors[t.group.name].plugin!r}): "
+                                     f"WorkerDied: {reason} while running cell {t.cid}{cohort}")
+            for t in unit.tasks]
 
 
 def _marker(timing: dict) -> dict:
@@ -419,6 +337,8 @@ def _cuda_devices(dev: str | None, jobs: int) -> list[str]:
 def make_executor(registry: Registry, name: str | None, jobs: int, devices: list[str],
                   **options: Any) -> Executor:
     """The executor ``name`` (default: ``local`` for one job, else ``processes``)."""
+    if name is not None and not name.strip():
+        raise AnobenchError(f"--executor: an empty name; known: {', '.join(registry.executors)}")
     name = name or ("local" if jobs == 1 else "processes")
     try:
         spec = registry.executor(name)
@@ -433,35 +353,75 @@ def make_executor(registry: Registry, name: str | None, jobs: int, devices: list
 
 
 def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWriter, *, dev, out,
-               on_cell, executor, owned, jobs, cohort_size) -> int:
-    """Run the cells not in ``skip`` on ``executor``; return the number of failed cells."""
+               on_cell, executor, owned, jobs, cohort_size, crashed=(), crash_watch=False) -> int:
+    """Run the cells not in ``skip`` on ``executor``; return the number of failed cells.
+
+    ``crashed``: cells a dead in-process run was running (:mod:`anobench.crashguard`).
+    With an in-process executor they run first, in a separate worker process;
+    if one of them kills that process again, the other cells of its model run
+    there too, so a crashing plugin cannot end the resumed run.
+    """
     cells = suite_cells(suite, datasets, groups)
     todo = [c for c in cells if c[4] not in skip]
     print(f"anobench: suite {suite.name!r}: {len(cells)} cells ({len(cells) - len(todo)} done "
           f"earlier), device {dev or 'cpu'}, results in {run_dir}"
           + (f", {jobs} jobs ({type(executor).name})" if jobs > 1 else ""), file=out, flush=True)
-    failed = 0
-    k = 0
-    start = time.perf_counter()
-    units = work_units(todo, datasets, worker_registry(registry), suite, dev, cohort_size)
-    try:
-        with executor if owned else contextlib.nullcontext():
-            for unit, outcomes in executor.map(execute_unit, units):
+    count = {"k": 0, "failed": 0, "total": len(todo), "start": time.perf_counter()}
+    resume = f"anobench run {suite.path} --resume {run_dir}"
+    guard = CrashGuard(run_dir, resume, crash_watch) if executor.in_process else None
+
+    def drain(ex: Executor, own: bool, part: list) -> set[str]:
+        """Run ``part`` on ``ex``, store every outcome; the models whose worker died."""
+        died: set[str] = set()
+        units = work_units(part, datasets, worker_registry(registry), suite, dev, cohort_size)
+        if guard is not None and ex.in_process:
+            units = guard.track(units)
+        with ex if own else contextlib.nullcontext():
+            for unit, outcomes in ex.map(execute_unit, units):
+                if isinstance(outcomes, WorkerDied):
+                    died.update(t.group.key for t in unit.tasks)
+                    outcomes = died_outcomes(unit, str(outcomes))
                 for task, res in zip(unit.tasks, outcomes):
-                    k += 1
-                    failed += _store(run_dir, writer, task, res, suite, out, k, len(todo), start)
+                    count["k"] += 1
+                    count["failed"] += _store(run_dir, writer, task, res, suite, out, count["k"],
+                                              count["total"], count["start"])
                     if on_cell:
                         on_cell(task.base)
-    except KeyboardInterrupt:
-        stored = len(cells) - len(todo) + k
-        print(f"\nanobench: interrupted: {stored} of {len(cells)} cells stored ({failed} of them "
-              f"failed), {len(cells) - stored} missing; the report says which. Resume with:\n"
-              f"  anobench run {suite.path} --resume {run_dir}", file=out, flush=True)
-        raise
-    if failed:
-        print(f"anobench: {failed} cell(s) failed; their errors are in {run_dir / 'records.jsonl'}",
+                if guard is not None:
+                    guard.clear()
+        return died
+
+    try:
+        suspects = [c for c in todo if c[4] in set(crashed)] if executor.in_process else []
+        rest = [c for c in todo if c[4] not in {s[4] for s in suspects}]
+        if suspects:
+            print(f"anobench: the previous run died while running {len(suspects)} cell(s) "
+                  f"({', '.join(c[4] for c in suspects)}); they run first, in a separate "
+                  "process", file=out, flush=True)
+            died = drain(ProcessExecutor(jobs=1), True, suspects)
+            again = [c for c in rest if c[3].key in died]
+            if again:
+                print(f"anobench: it crashed again; the other {len(again)} cell(s) of "
+                      f"{', '.join(sorted({c[3].configs[0].point for c in again}))} run in a "
+                      "separate process too", file=out, flush=True)
+                drain(ProcessExecutor(jobs=1), True, again)
+                rest = [c for c in rest if c[3].key not in died]
+        drain(executor, owned, rest)
+    except KeyboardInterrupt as exc:
+        how = f"stopped by {exc.signame}" if isinstance(exc, Terminated) else "interrupted"
+        stored = len(cells) - len(todo) + count["k"]
+        print(f"\nanobench: {how}: {stored} of {len(cells)} cells stored ({count['failed']} of "
+              f"them failed), {len(cells) - stored} missing; the report says which. Resume "
+              f"with:\n  {resume}",
               file=out, flush=True)
-    return failed
+        raise
+    finally:
+        if guard is not None:
+            guard.close()
+    if count["failed"]:
+        print(f"anobench: {count['failed']} cell(s) failed; their errors are in "
+              f"{run_dir / 'records.jsonl'}", file=out, flush=True)
+    return count["failed"]
 
 
 def _store(run_dir: Path, writer: RunWriter, task: CellTask, res: CellOutcome, suite: Suite,

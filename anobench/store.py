@@ -367,7 +367,25 @@ def _parse_line(raw: bytes) -> dict[str, Any] | str | None:
         return f"unknown record kind {kind!r} (known: {', '.join(KINDS)})"
     if kind != "torn" and not isinstance(rec.get("cell"), str):
         return "a record without a 'cell' (a string)"
+    if kind == "result":
+        for key, types, what in RESULT_FIELDS:
+            value = rec.get(key)
+            if not isinstance(value, types) or isinstance(value, bool) or (
+                    isinstance(value, float) and not math.isfinite(value)):
+                got = "none" if key not in rec else repr(value)[:40]
+                return f"a result record without a valid {key!r} ({what}; got {got})"
     return rec
+
+
+#: What every result record holds, as the report reads it: (key, types, in words).
+RESULT_FIELDS = (
+    ("value", (int, float), "a finite number"),
+    ("metric", str, "a metric name"),
+    ("column", str, "a column name"),
+    ("dataset", str, "a dataset label"),
+    ("normal", str, "a class key"),
+    ("repetition", int, "an integer"),
+)
 
 
 def _is_prefix_of_json(text: str) -> bool:

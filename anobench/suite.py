@@ -33,6 +33,10 @@ SUITE_KEYS = {
 MAX_REPETITIONS = 10_000
 MAX_SAMPLES = 100_000
 MAX_GRID_POINTS = 10_000
+#: The longest ``cell_timeout``: a week (longer is a typo; ``inf`` overflows the timer).
+MAX_CELL_TIMEOUT = 7 * 24 * 3600
+#: Dataset labels that name rows of the report (the paired tests' pooled row).
+RESERVED_LABELS = ("all",)
 DATASET_KEYS = {"name": str, "classes": list, "label": str, "anomaly_ratio": float,
                 "anomalies": str}
 #: How a test set gets its anomalies: ``ratio`` draws ``floor(n/(1-p)·p)`` of them,
@@ -240,6 +244,9 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
     timeout = vals.get("cell_timeout", 0.0)
     if timeout < 0 or timeout != timeout:
         raise ctx.fail("suite.cell_timeout", f"must be >= 0 seconds (0: no limit), got {timeout}")
+    if timeout > MAX_CELL_TIMEOUT:
+        raise ctx.fail("suite.cell_timeout", f"at most {MAX_CELL_TIMEOUT} seconds (a week; 0: no "
+                                             f"limit), got {timeout:g}")
     if not 0.0 < ratio < 1.0:
         raise ctx.fail("suite.anomaly_ratio", f"must be in (0, 1), got {ratio}")
     if not 0.0 <= val_fraction < 1.0:
@@ -374,6 +381,9 @@ def _parse_datasets(ctx: _Ctx, value: Any, registry: Registry, anomalies: str = 
         label = _check_label(ctx, f"{where}.label" if "label" in entry else f"{where}.name",
                              _check_type(ctx, f"{where}.label", entry.get("label", default_label),
                                          str))
+        if label.strip().casefold() in RESERVED_LABELS:
+            raise ctx.fail(f"{where}.label", f"{label!r} names the report's row pooled over all "
+                                             "datasets; set another label")
         own = {k: _check_type(ctx, f"{where}.{k}", entry[k], DATASET_KEYS[k])
                for k in ("anomalies", "anomaly_ratio") if k in entry}
         # an entry's own setting wins over the suite's: its anomaly_ratio means "ratio"

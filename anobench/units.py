@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import numbers
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -73,6 +74,8 @@ class WorkUnit:
     registry: Registry
     suite: Suite
     device: str | None
+    #: why the unit's cells cannot run (e.g. the plugin's cohort_size raised): each fails with it
+    problem: str | None = None
 
 
 @dataclass
@@ -140,8 +143,12 @@ def work_units(todo: list[Cell], datasets: dict[str, LabeledData], registry: Reg
         cohorts: dict[tuple, list[CellTask]] = {}
         sizes: dict[tuple, int] = {}
         for task in cell_tasks(list(block), datasets, suite):
-            size = cohort_size_for(task.group.cls, device, task.split.X_train.shape[1:],
-                                   cohort_override)
+            try:
+                size = cohort_size_for(task.group.cls, device, task.split.X_train.shape[1:],
+                                       cohort_override)
+            except CohortSizeError as exc:
+                yield WorkUnit((task,), registry, suite, device, problem=str(exc))
+                continue
             if size < 2:
                 yield WorkUnit((task,), registry, suite, device)
                 continue
@@ -168,7 +175,21 @@ def cohort_size_for(cls: type, device: str | None, sample_shape: tuple[int, ...]
     if override is not None:
         return max(1, int(override))
     size = getattr(cls, "cohort_size", None)
-    return max(1, int(size(device or "cpu", tuple(sample_shape)))) if callable(size) else 1
+    if not callable(size):
+        return 1
+    call = f"cohort_size({device or 'cpu'!r}, {tuple(sample_shape)})"
+    try:
+        value = size(device or "cpu", tuple(sample_shape))
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug fails its cells, not the run
+        raise CohortSizeError(f"{call} raised {type(exc).__name__}: {exc}") from None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise CohortSizeError(f"{call} returned {value!r}; expected an integer >= 1 "
+                              "(1: one by one)")
+    return int(value)
+
+
+class CohortSizeError(ValueError):
+    """A detector's ``cohort_size`` raised or returned something other than a count."""
 
 
 def cohort_key(group: ModelGroup) -> str:
@@ -187,18 +208,37 @@ def fit_cohort_unit(unit: WorkUnit) -> list[Any]:
     take ``cell_timeout`` seconds per member.
     """
     first = unit.tasks[0]
+    n = len(unit.tasks)
+    limit = unit.suite.cell_timeout * n
     try:
         dets = [instantiate(t.group, t.seeds["model"], unit.device) for t in unit.tasks]
         t0 = time.perf_counter()
-        with deadline(unit.suite.cell_timeout * len(dets)):
+        with deadline(limit, f"the cohort of {n} cells trained together ran longer than {n} x "
+                             f"cell_timeout = {limit:g} s and was stopped"):
             out = list(first.group.cls.fit_cohort(dets, first.split.X_train, first.split.X_val))
-        per_member = (time.perf_counter() - t0) / len(dets)
+        per_member = (time.perf_counter() - t0) / n
+        check_cohort_result(out, n)
     except (Exception, SystemExit, CellTimeout) as exc:  # noqa: BLE001 - each cell records it
-        return [exc] * len(unit.tasks)
-    if len(out) != len(dets):
-        exc = ValueError(f"fit_cohort returned {len(out)} results for {len(dets)} members")
-        return [exc] * len(unit.tasks)
-    return [d if isinstance(d, Exception) else (d, per_member, len(dets)) for d in out]
+        return [exc] * n
+    return [d if isinstance(d, BaseException) else (d, per_member, n) for d in out]
+
+
+def check_cohort_result(out: list[Any], n: int) -> None:
+    """``fit_cohort`` must return one result per member, each fitted detector its own object.
+
+    One object returned for two members would give both the same model (and
+    the numbers of one grid point under another's name); ``ValueError`` then.
+    """
+    if len(out) != n:
+        raise ValueError(f"fit_cohort returned {len(out)} results for {n} members")
+    seen: dict[int, int] = {}
+    for i, d in enumerate(out):
+        if isinstance(d, BaseException):
+            continue
+        j = seen.setdefault(id(d), i)
+        if j != i:
+            raise ValueError(f"fit_cohort returned the same object for members {j} and {i} (of "
+                             f"{n}); each member must be its own fitted detector")
 
 
 def cell_tasks(cells: list[Cell], datasets: dict[str, LabeledData], suite: Suite) -> list[CellTask]:

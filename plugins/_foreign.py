@@ -68,8 +68,44 @@ def foreign_parameters(target: type, who: str, overrides: dict[str, Any]) -> lis
     return out
 
 
+#: Trial fits (:func:`trial_fit`): random samples drawn, seconds allowed.
+TRIAL_SAMPLES = 256
+TRIAL_MAX_SAMPLES = 2048
+TRIAL_SECONDS = 3.0
+
+
+def trial_fit(build: Callable[[np.ndarray], Any], n_features: int) -> str | None:
+    """Fit ``build(X)`` on random samples with ``n_features`` features; the error, if any.
+
+    ``None`` also when the fit takes longer than :data:`TRIAL_SECONDS` (only
+    the main thread can time it; elsewhere no trial is made).
+    """
+    import contextlib
+    import io
+    import threading
+    import warnings
+
+    from anobench.deadline import CellTimeout, deadline
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    n = min(max(TRIAL_SAMPLES, n_features + 1), TRIAL_MAX_SAMPLES)
+    X = np.random.default_rng(0).random((n, n_features))
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                deadline(TRIAL_SECONDS):
+            warnings.simplefilter("ignore")
+            build(X).fit(X)
+    except CellTimeout:
+        return None
+    except Exception as exc:  # noqa: BLE001 - any library error is the answer
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return None
+
+
 def wrap(target: type, who: str, *, sign: float, method: str, doc: str,
-         overrides: dict[str, Any] | None = None, info: dict[str, Any] | None = None) -> type:
+         overrides: dict[str, Any] | None = None, info: dict[str, Any] | None = None,
+         trial: bool = False) -> type:
     """An anobench detector class around ``target``.
 
     Parameters
@@ -88,6 +124,10 @@ def wrap(target: type, who: str, *, sign: float, method: str, doc: str,
         Defaults that differ from the foreign constructor's.
     info : dict
         Facts stored in every record's ``fit_info`` (the class path, versions).
+    trial : bool
+        The library's constructors check nothing (PyOD): ``check_data`` fits
+        random samples of the data's width with the suite's parameters, and
+        refuses them when that fails while the defaults fit (:func:`trial_fit`).
     """
     params = foreign_parameters(target, who, overrides or {})
     names = [p.name for p in params]
@@ -140,10 +180,27 @@ def wrap(target: type, who: str, *, sign: float, method: str, doc: str,
         except Exception as exc:  # noqa: BLE001 - any library error is a bad value
             raise ValueError(f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
 
+    defaults = {p.name: p.default for p in params}
+
+    @classmethod
+    def check_data(cls, values: dict[str, Any], sample_shape: tuple[int, ...]) -> None:
+        """A trial fit with ``values`` on random samples of ``sample_shape`` (see ``trial``)."""
+        changed = {n: v for n, v in values.items() if n in accepted and v != defaults.get(n)}
+        if not changed:
+            return
+        d = int(np.prod(sample_shape))
+        error = trial_fit(cls(**values)._estimator, d)
+        if error is None or trial_fit(cls(**defaults)._estimator, d) is not None:
+            return  # fits, or even the defaults fail on random data: nothing learnt
+        shown = ", ".join(f"{k} = {v!r}" for k, v in sorted(changed.items()))
+        raise ValueError(f"with {shown}, a trial fit on random samples fails where the defaults "
+                         f"fit: {error}")
+
     return type("Foreign", (Detector,), {
         "__doc__": f"{doc}\n\nGenerated wrapper of {target.__module__}.{target.__qualname__}.",
         "__init__": __init__, "_estimator": _estimator, "fit": fit, "score": score,
         "fit_info": fit_info, "check_params": check_params,
+        **({"check_data": check_data} if trial else {}),
         # a foreign parameter often takes several types (max_samples = "auto" or 256):
         # its constructor checks values (check_params), not the suite loader by default type
         "param_types_from_defaults": False,

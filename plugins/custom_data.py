@@ -17,8 +17,8 @@ A suite entry ``[[datasets]] name = "custom"`` with ``path = ...`` (or a
 Samples of shape ``(n, d)`` stay tabular (MLP networks); ``(n, H, W)`` become
 ``(n, 1, H, W)`` and ``(n, C, H, W)`` stay images (conv networks); channels-last
 ``(n, H, W, C)`` with C in {1, 3, 4} is transposed. ``uint8`` arrays and
-decoded images are divided by 255. Labels are integers, or names (strings)
-numbered 0, 1, ... in sorted order.
+decoded images are divided by 255. Labels are integers (also when written as
+text, ``"10"``), or names (strings) numbered 0, 1, ... in sorted order.
 
 Without a test set, a fixed stratified split holds out ``test_fraction``
 (default 0.3) of the samples with ``split_seed`` (default 0), so it is the same
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import zipfile
 import zlib
 from pathlib import Path
@@ -43,9 +44,9 @@ from anobench.api import LabeledData
 from anobench.errors import DataError
 from anobench.hookspecs import hookimpl
 from anobench.protocol import SCALINGS
+from anobench_plugins._image_folder import read_image_folder
 
 TABLE_SUFFIXES = (".csv", ".parquet")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 def _fail(path: Path | str, problem: str) -> DataError:
@@ -60,6 +61,9 @@ def _as_samples(X: np.ndarray, path: Path, key: str) -> np.ndarray:
                           "array of equal-shaped samples")
     if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise _fail(path, f"{key} has dtype {X.dtype}, expected numbers")
+    if np.iscomplexobj(X):
+        raise _fail(path, f"{key} holds complex numbers (dtype {X.dtype}); store real values "
+                          "(e.g. the magnitude, or real and imaginary parts as features)")
     if X.ndim < 2 or X.ndim > 4:
         raise _fail(path, f"{key} has shape {X.shape}; expected (n, d) tabular, (n, H, W) or "
                           "(n, C, H, W) images")
@@ -87,8 +91,12 @@ def _raw_labels(y: np.ndarray, path: Path, key: str) -> np.ndarray:
         y = y[:, 0]
     if y.ndim != 1:
         raise _fail(path, f"{key} has shape {y.shape}; expected one label per sample (n,)")
+    if y.dtype.kind == "S" or (y.dtype == object and any(isinstance(v, bytes) for v in y)):
+        y = _decode_labels(y, path, key)
     if y.dtype == object:
         y = y.astype(str)
+    if y.dtype.kind == "U" and all(_INTEGER.fullmatch(v) for v in np.unique(y).tolist()):
+        y = y.astype(np.int64)  # labels written as text ("10", "2") are the numbers they say
     if np.issubdtype(y.dtype, np.floating):
         if not np.isfinite(y).all():
             raise _fail(path, f"{key} has NaN or infinite labels")
@@ -99,6 +107,24 @@ def _raw_labels(y: np.ndarray, path: Path, key: str) -> np.ndarray:
     elif y.dtype == bool:
         y = y.astype(np.int64)
     return y
+
+
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")  # ASCII digits only: "٣" and "３" stay names
+
+
+def _decode_labels(y: np.ndarray, path: Path, key: str) -> np.ndarray:
+    """Byte-string labels as text (UTF-8); one line naming the file otherwise."""
+    out = []
+    for v in y.tolist():
+        if isinstance(v, bytes):
+            try:
+                v = v.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _fail(path, f"{key} holds byte-string labels that are not UTF-8 text "
+                                  f"(e.g. {v[:20]!r}); store the labels as text or integers"
+                            ) from None
+        out.append(str(v))
+    return np.asarray(out, dtype=str)
 
 
 def _encode(y_parts: list[np.ndarray], path: Path) -> tuple[list[np.ndarray], tuple[str, ...]]:
@@ -214,8 +240,9 @@ def _read_table(path: Path, label_column: str):
     labels = np.asarray(cols[label_column])
     if len(labels) == 0:
         raise _fail(path, "has no rows")
-    if labels.dtype.kind in "UO":
-        labels = labels.astype(str)
+    if labels.dtype.kind in "UOS":
+        if labels.dtype.kind != "U":
+            labels = _decode_labels(labels, path, f"label column {label_column!r}")
         if np.any(np.char.strip(labels) == ""):
             raise _fail(path, f"label column {label_column!r} has empty values")
         try:  # labels written as numbers stay numbers
@@ -247,52 +274,16 @@ def _is_image_folder(root: Path) -> bool:
     return any(p.is_dir() for p in root.iterdir())
 
 
-def _read_image_folder(root: Path):
-    """Read an ImageFolder tree; return ``(X, names_per_sample)``."""
-    try:
-        from PIL import Image
-        from torchvision.datasets import ImageFolder
-    except ImportError as exc:  # pragma: no cover - torchvision is a dependency
-        raise _fail(root, f"reading image folders needs torchvision and pillow: {exc}") from None
-
-    def load(p: str) -> np.ndarray:
-        try:
-            with Image.open(p) as im:
-                im = im.convert("L" if im.mode in ("1", "L", "I;16", "I", "F") else "RGB")
-                a = np.asarray(im, dtype=np.uint8)
-        except OSError as exc:
-            raise _fail(p, f"cannot read image: {exc}") from None
-        return a[None] if a.ndim == 2 else np.moveaxis(a, -1, 0)
-
-    try:
-        folder = ImageFolder(str(root), loader=load,
-                             is_valid_file=lambda f: f.lower().endswith(IMAGE_SUFFIXES))
-    except FileNotFoundError as exc:
-        raise _fail(root, f"no images in class folders ({exc})") from None
-    images, names, first = [], [], None
-    for (p, idx) in folder.samples:
-        a = folder.loader(p)
-        if first is None:
-            first = (a.shape, p)
-        elif a.shape != first[0]:
-            raise _fail(p, f"image has shape {'x'.join(map(str, a.shape))} but "
-                           f"{Path(first[1]).name} has {'x'.join(map(str, first[0]))} (mixed "
-                           "shapes; resize the images to one size)")
-        images.append(a)
-        names.append(folder.classes[idx])
-    return np.stack(images), np.asarray(names)
-
-
 def _read_images(root: Path):
     split = [root / "train", root / "test"]
     if all(p.is_dir() and _is_image_folder(p) for p in split):
-        (Xtr, ytr), (Xte, yte) = (_read_image_folder(p) for p in split)
+        (Xtr, ytr), (Xte, yte) = (read_image_folder(p) for p in split)
         if Xtr.shape[1:] != Xte.shape[1:]:
             raise _fail(root, f"train images are {Xtr.shape[1:]} but test images are "
                               f"{Xte.shape[1:]} (mixed shapes)")
         return _pair(Xtr, ytr, root / "train", "images", "labels"), \
             _pair(Xte, yte, root / "test", "images", "labels")
-    X, y = _read_image_folder(root)
+    X, y = read_image_folder(root)
     return _pair(X, y, root, "images", "labels"), None
 
 

@@ -2,7 +2,9 @@
 
 ``pyod:IForest``, ``pyod:LOF``, ``pyod:VAE`` … name PyOD's classes; their
 constructor parameters are the detector's parameters (checked at suite load
-with the usual did-you-mean, values by PyOD's constructor). Scores are PyOD's
+with the usual did-you-mean; values by a trial fit on random samples of the
+data's width, since PyOD's constructors check nothing: ``n_estimators =
+"many"`` is refused by ``validate``, naming the parameter and PyOD's error). Scores are PyOD's
 ``decision_function``, whose sign is already anobench's (higher = more
 anomalous). Samples are flattened to ``(n, d)``. Two defaults differ from
 PyOD's: ``random_state = None`` (the runner seeds every cell; PyOD's deep
@@ -110,7 +112,7 @@ def _build(name: str) -> type:
     doc = (inspect.getdoc(target) or "").strip().splitlines()
     return wrap(target, f"{PREFIX}:{name}", sign=1.0, method="decision_function",
                 doc=f"PyOD {name}: {doc[0] if doc else 'a PyOD detector'}",
-                overrides=OVERRIDES,
+                overrides=OVERRIDES, trial=True,
                 info={"pyod_class": f"{target.__module__}.{target.__qualname__}",
                       "pyod_version": pyod.__version__})
 

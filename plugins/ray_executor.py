@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from anobench.errors import AnobenchError
-from anobench.executors import Executor, ExecutorError
+from anobench.executors import Executor, ExecutorError, WorkerDied
 from anobench.hookspecs import hookimpl
 
 #: What a unit asks for when the suite says nothing.
@@ -49,6 +49,72 @@ def unit_resources(unit: Any) -> dict[str, float]:
     return out
 
 
+def _died(ray: Any) -> tuple[type[BaseException], ...]:
+    """Ray's exceptions for a task whose worker process died under it."""
+    exc = ray.exceptions
+    return tuple(getattr(exc, n) for n in ("WorkerCrashedError", "OutOfMemoryError")
+                 if hasattr(exc, n))
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first sentence of Ray's message (the rest points to log files)."""
+    line = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+    return line.split(". ")[0].rstrip(".")
+
+
+_STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def _python_signal_handlers() -> dict[int, Any]:
+    """This process's Python handlers of the signals that stop a run."""
+    import signal
+
+    return {getattr(signal, n): signal.getsignal(getattr(signal, n)) for n in _STOP_SIGNALS
+            if hasattr(signal, n)}
+
+
+def _restore_signal_handlers(handlers: dict[int, Any]) -> None:
+    """Install ``handlers`` again: ``ray.init`` replaces SIGTERM's with its own, which
+    aborts the driver (exit 134, raw lines) instead of stopping the run cleanly."""
+    import signal
+
+    for signum, handler in handlers.items():
+        if handler is None:
+            continue
+        try:
+            signal.signal(signum, handler)
+        except ValueError:  # not the main thread
+            return
+
+
+def _quiet_worker_errors() -> None:
+    """Send Ray's "(raylet) A worker died ..." lines to the debug log, not to stdout.
+
+    A dead worker becomes a failed-cell record naming the cell; Ray's own
+    multi-line notices about it would garble the report printed on stdout.
+    """
+    import logging
+
+    try:
+        from ray._private import worker as ray_worker
+    except ImportError:  # pragma: no cover - another Ray layout: leave it as it is
+        return
+    original = getattr(ray_worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "_anobench_quiet", False):
+        return
+    log = logging.getLogger("anobench.ray")
+
+    def quiet(data: dict, *args: Any, **kwargs: Any) -> None:
+        if data.get("pid") == "raylet":
+            for line in data.get("lines", ()):
+                log.debug("(raylet) %s", line)
+            return
+        original(data, *args, **kwargs)
+
+    quiet._anobench_quiet = True  # type: ignore[attr-defined]
+    ray_worker.print_to_stdstream = quiet
+
+
 class RayExecutor(Executor):
     """Ray tasks on a Ray cluster or a local Ray instance (--address)."""
 
@@ -64,9 +130,11 @@ class RayExecutor(Executor):
     def _connect(self) -> Any:
         ray = _import_ray()
         if ray.is_initialized():
+            _quiet_worker_errors()
             return ray
         options: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
-                                       logging_level="WARNING")
+                                       logging_level="ERROR")
+        handlers = _python_signal_handlers()
         try:
             if self.address:
                 ray.init(address=self.address, **options)
@@ -77,6 +145,8 @@ class RayExecutor(Executor):
             where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
             raise AnobenchError(f"--executor ray: cannot start or reach {where}: "
                                 f"{type(exc).__name__}: {exc}") from None
+        _restore_signal_handlers(handlers)
+        _quiet_worker_errors()
         return ray
 
     def _capacity(self, ray: Any) -> int:
@@ -98,7 +168,9 @@ class RayExecutor(Executor):
                     exhausted = True
                     break
                 want = unit_resources(unit)
-                ref = task.options(num_cpus=want["cpus"], num_gpus=want["gpus"]).remote(unit)
+                # no retries: a unit that kills its worker would kill the next one too
+                ref = task.options(num_cpus=want["cpus"], num_gpus=want["gpus"],
+                                   max_retries=0).remote(unit)
                 self._pending[ref] = unit
             if not self._pending:
                 return
@@ -107,6 +179,10 @@ class RayExecutor(Executor):
                 unit = self._pending.pop(ref)
                 try:
                     result = ray.get(ref)
+                except _died(ray) as exc:  # the worker process running the unit died
+                    result = WorkerDied(f"the Ray worker process died ({type(exc).__name__}: "
+                                        f"{_first_line(exc)}; a crash in native code, os._exit, "
+                                        "a signal or the out-of-memory killer)")
                 except Exception as exc:  # noqa: BLE001 - a task or its worker failed
                     raise ExecutorError(f"executor 'ray': a task failed: {type(exc).__name__}: "
                                         f"{str(exc).strip().splitlines()[-1] if str(exc) else ''}"

@@ -95,6 +95,8 @@ class Faulty(Detector):
 
     def score(self, X):
         n = len(X)
+        if self.mode == "complex":
+            return (X.reshape(n, -1).sum(1) + np.arange(n) * 1e-3) * (1 + 1j)
         if self.mode == "nan":
             return np.full(n, np.nan)
         if self.mode == "shape":
@@ -106,11 +108,60 @@ class Faulty(Detector):
         return X.reshape(n, -1).sum(1) + np.arange(n) * 1e-3
 
 
+class Coh(Detector):
+    """Trains in cohorts of 2; its ``fit_cohort`` misbehaves as ``mode`` says."""
+
+    cohort_params = ("shift",)
+
+    def __init__(self, *, mode: str = "ok", shift: float = 0.0, random_state=None):
+        self.mode = mode
+        self.shift = shift
+        self.random_state = random_state
+
+    def fit(self, X, X_val=None):
+        self.mean_ = X.reshape(len(X), -1).mean(0) + self.shift
+        return self
+
+    def score(self, X):
+        return ((X.reshape(len(X), -1) - self.mean_) ** 2).sum(1)
+
+    @classmethod
+    def cohort_size(cls, device, sample_shape):
+        return 2
+
+    @classmethod
+    def fit_cohort(cls, members, X, X_val=None):
+        mode = members[0].mode
+        while mode == "hang":
+            time.sleep(0.05)
+        fitted = [m.fit(X, X_val) for m in members]
+        if mode == "same":  # one model for every member: coh[shift=0.5] would show shift=0's
+            return [fitted[0]] * len(fitted)
+        return fitted[:-1] if mode == "short" else fitted
+
+
+class CohSizeRaises(Coh):
+    @classmethod
+    def cohort_size(cls, device, sample_shape):
+        raise RuntimeError("no idea")
+
+
+class CohSizeFloat(Coh):
+    @classmethod
+    def cohort_size(cls, device, sample_shape):
+        return 2.5
+
+
 @pytest.fixture(scope="module")
 def faulty_registry():
+    def register(registry):
+        registry.add_detector("faulty", Faulty)
+        registry.add_detector("coh", Coh)
+        registry.add_detector("coh-size-raises", CohSizeRaises)
+        registry.add_detector("coh-size-float", CohSizeFloat)
+
     plugin = type("P", (), {})()
-    plugin.anobench_register_detectors = hookimpl(
-        lambda registry: registry.add_detector("faulty", Faulty))
+    plugin.anobench_register_detectors = hookimpl(register)
     return build_registry(get_plugin_manager(extra_plugins=[("faultyplug", plugin)]))
 
 
@@ -141,6 +192,8 @@ class Case:
     kind: str = "error"  # "error": exit 2, one line; "cell": a failed-cell record, exit 1
     new_run: bool = False  # the case may add a new run directory under the results root
     progress: bool = False  # progress lines may come before the error line
+    n_errors: int = 1  # failed cells of a "cell" case
+    needs: str | None = None  # a module the case needs (skipped without it)
 
 
 def run_new(*extra):
@@ -319,6 +372,80 @@ def read_only_results(ctx: Ctx) -> None:
         return real_mkdir(path, *a, **k)
 
     ctx.monkeypatch.setattr(os, "mkdir", mkdir)
+
+
+def no_cuda(ctx: Ctx) -> None:
+    import torch
+
+    ctx.monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def disable_env(names: str) -> Callable[[Ctx], None]:
+    def setup(ctx: Ctx) -> None:
+        from anobench.plugins import load_registry
+
+        ctx.monkeypatch.setenv("ANOBENCH_DISABLE_PLUGINS", names)
+        ctx.monkeypatch.setattr(cli, "_registry", lambda: load_registry())
+    return setup
+
+
+def full_disk_report(ctx: Ctx) -> None:
+    """Writing a report file fails with ENOSPC after half of it."""
+    real = Path.write_text
+
+    def write_text(self, data, *a, **k):
+        if self.name.endswith(".part"):
+            real(self, data[: len(data) // 2], *a, **k)
+            raise OSError(28, "No space left on device")
+        return real(self, data, *a, **k)
+
+    ctx.monkeypatch.setattr(Path, "write_text", write_text)
+
+
+def full_disk_figure(ctx: Ctx) -> None:
+    from matplotlib.figure import Figure
+
+    def savefig(self, fname, *a, **k):
+        Path(fname).write_bytes(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    ctx.monkeypatch.setattr(Figure, "savefig", savefig)
+
+
+def drop_value(ctx: Ctx) -> None:
+    """The first result record of the stored run loses its "value" (a hand edit)."""
+    import json
+
+    lines = (ctx.run / RECORDS).read_text().splitlines(keepends=True)
+    first = next(i for i, ln in enumerate(lines) if '"kind": "result"' in ln)
+    rec = json.loads(lines[first])
+    del rec["value"]
+    lines[first] = json.dumps(rec, sort_keys=True) + "\n"
+    (ctx.run / RECORDS).write_text("".join(lines))
+
+
+def labels_npz(y) -> Callable[[Path], None]:
+    def write(p: Path) -> None:
+        y_arr = np.asarray(y)
+        X = np.random.default_rng(0).normal(size=(len(y_arr), 4))
+        np.savez(p, X=X, y=y_arr)
+    return write
+
+
+def complex_npz(p: Path) -> None:
+    X = np.random.default_rng(0).normal(size=(60, 3)) * (1 + 2j)
+    np.savez(p, X=X, y=np.arange(60) % 2)
+
+
+def image_loop(p: Path) -> None:
+    """Two classes of 6 images, and class a holds a link back to the image root."""
+    from PIL import Image
+
+    for c in "ab":
+        (p / c).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(np.full((5, 6), 10 * i, np.uint8)).save(p / c / f"{i}.png")
+    (p / "a" / "loop").symlink_to("..")
 
 
 S = "{suite}"
@@ -584,6 +711,85 @@ CASES = [
          detector('name = "faulty"\nparams = { mode = "info_huge" }'), kind="cell"),
     Case("plugin-fit-info-not-a-dict", run_new(), ["faulty"],
          detector('name = "faulty"\nparams = { mode = "info_not_dict" }'), kind="cell"),
+    # ---- issue 19: wrong or unclear results
+    Case("cohort-same-object", run_new(),
+         ["detector 'coh' (plugin 'faultyplug'): ValueError: fit_cohort returned the same object "
+          "for members 0 and 1 (of 2)"],
+         detector('name = "coh"\nparams = { mode = "same", shift = [0, 0.5] }'), kind="cell",
+         n_errors=2),
+    Case("cohort-wrong-count", run_new(), ["fit_cohort returned 1 results for 2 members"],
+         detector('name = "coh"\nparams = { mode = "short", shift = [0, 0.5] }'), kind="cell",
+         n_errors=2),
+    Case("cohort-timeout", run_new(),
+         ["CellTimeout: the cohort of 2 cells trained together ran longer than 2 x "
+          "cell_timeout = 1 s"],
+         detector('name = "coh"\nparams = { mode = "hang", shift = [0, 0.5] }',
+                  "cell_timeout = 0.5"), kind="cell", n_errors=2),
+    Case("cohort-size-raises", run_new(),
+         ["detector 'coh-size-raises' (plugin 'faultyplug'): cohort_size('cpu', ",
+          "raised RuntimeError: no idea"], detector('name = "coh-size-raises"'), kind="cell"),
+    Case("cohort-size-float", run_new(),
+         ["detector 'coh-size-float' (plugin 'faultyplug'): cohort_size(", "returned 2.5; "
+          "expected an integer >= 1"], detector('name = "coh-size-float"'), kind="cell"),
+    Case("cell-timeout-inf", VALIDATE, [S, "suite.cell_timeout: at most 604800 seconds", "inf"],
+         sub("seed = 1", "seed = 1\ncell_timeout = inf")),
+    Case("cell-timeout-1e300", run_new(), [S, "suite.cell_timeout: at most 604800", "1e+300"],
+         sub("seed = 1", "seed = 1\ncell_timeout = 1e300")),
+    Case("pyod-n-estimators-text", VALIDATE,
+         [S, "detectors[0].params: detector 'pyod:IForest'", "n_estimators = 'many'",
+          "InvalidParameterError"],
+         detector('name = "pyod:IForest"\nparams = { n_estimators = "many" }'), needs="pyod"),
+    Case("pyod-bootstrap-int", VALIDATE, [S, "detectors[0].params", "bootstrap = 1"],
+         detector('name = "pyod:IForest"\nparams = { bootstrap = 1 }'), needs="pyod"),
+    Case("pyod-method-unknown", VALIDATE, [S, "detectors[0].params: detector 'pyod:KNN'",
+                                           "method = 'nope'"],
+         detector('name = "pyod:KNN"\nparams = { method = "nope" }'), needs="pyod"),
+    Case("class-arabic-indic-digit", VALIDATE,
+         [S, "datasets[0].classes[0]: class '\u0663' is not a class of dataset 'digits'"],
+         sub("classes = [0]", 'classes = ["\u0663"]')),
+    Case("class-fullwidth-digit", VALIDATE,
+         [S, "datasets[0].classes[0]: class '\uff13' is not a class of dataset 'digits'"],
+         sub("classes = [0]", 'classes = ["\uff13"]')),
+    Case("class-number-also-a-name", VALIDATE,
+         [S, "datasets[0].classes[0]: class 1 is ambiguous", "label 1 is the class named '2'",
+          "the class named '1' is label 0"],
+         sub("classes = [0]", "classes = [1]", custom_suite("amb.npz")),
+         custom_file("amb.npz", labels_npz(["1", "2", "cat"] * 20))),
+    Case("labels-bytes-not-utf8", VALIDATE,
+         ["{tmp}/in/b.npz: y holds byte-string labels that are not UTF-8"],
+         custom_suite("b.npz"), custom_file("b.npz", labels_npz([b"\xff", b"ok"] * 30))),
+    Case("data-complex", VALIDATE, ["{tmp}/in/c.npz: X holds complex numbers"],
+         custom_suite("c.npz"), custom_file("c.npz", complex_npz)),
+    Case("plugin-complex-scores", run_new(), ["scores are complex numbers"],
+         detector('name = "faulty"\nparams = { mode = "complex" }'), kind="cell"),
+    Case("image-folder-symlink-loop", VALIDATE,
+         ["{tmp}/in/imgs/a/loop: a symbolic link to", "(a loop, or the same images twice)"],
+         custom_suite("imgs"), custom_file("imgs", image_loop)),
+    Case("dataset-label-all", VALIDATE,
+         [S, "datasets[0].label: 'all' names the report's row pooled over all datasets"],
+         sub("classes = [0]", 'classes = [0]\nlabel = "all"')),
+    Case("val-fraction-one-sample", VALIDATE,
+         [S, "suite.val_fraction: dataset 'digits': normal class 0: val_fraction 0.999999 "
+             "leaves 1 training sample(s); at least 2 are needed"],
+         sub("seed = 1", "seed = 1\nval_fraction = 0.999999")),
+    Case("device-cuda-without-cuda", VALIDATE,
+         [S, "suite.device: 'cuda', but no CUDA device is available here"],
+         detector('name = "vae"', 'device = "cuda"'), setup=no_cuda),
+    Case("device-cuda-without-cuda-run", run_new(), [S, "suite.device: 'cuda'"],
+         detector('name = "vae"', 'device = "cuda"'), setup=no_cuda),
+    Case("full-disk-report", REPORT,
+         ["{run}/report.md: cannot write the report: No space left on device"],
+         setup=full_disk_report),
+    Case("full-disk-figure", ["report", "{run}"],
+         ["{run}/figures/", "cannot write the figure: No space left on device"],
+         setup=full_disk_figure),
+    Case("record-without-value", REPORT,
+         ["{run}/records.jsonl: line 1: a result record without a valid 'value' (a finite "
+          "number; got none)"], setup=drop_value),
+    Case("disable-plugins-typo", VALIDATE,
+         ["$ANOBENCH_DISABLE_PLUGINS: no plugin named 'nope'; plugins: "],
+         setup=disable_env("nope")),
+    Case("executor-empty", run_new("--executor", ""), ["--executor: an empty name"]),
 ]
 
 
@@ -617,6 +823,8 @@ def test_at_least_60_cases():
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case, stored_run, faulty_registry, tmp_path, monkeypatch, capsys):
+    if case.needs:
+        pytest.importorskip(case.needs)
     shutil.copytree(stored_run, tmp_path, dirs_exist_ok=True)
     results = tmp_path / "results"
     run_dir = next((results / "tiny").iterdir())
@@ -665,7 +873,7 @@ def test_bad_input(case, stored_run, faulty_registry, tmp_path, monkeypatch, cap
         assert code == 1, err
         assert len(new_runs) == 1
         errors = read_records(new_runs[0], ("error",))
-        assert len(errors) == 1, errors
+        assert len(errors) == case.n_errors, errors
         for frag in case.expect:
             assert frag in errors[0]["error"], errors[0]["error"]
     # nothing stored lost or changed
@@ -675,6 +883,7 @@ def test_bad_input(case, stored_run, faulty_registry, tmp_path, monkeypatch, cap
         assert not [p for p in results.rglob("*") if ".part" in p.name]
     else:
         assert new_runs == []
+    assert not [p for p in results.rglob("*") if ".part" in p.name]
     # nothing written outside the results root
     assert outside_after == outside_before
     assert list(ctx.cwd.iterdir()) == []

@@ -53,6 +53,39 @@ def test_unnamed_classes_accept_their_numbers_as_text():
         resolve_label(d, "normal")
 
 
+def test_a_number_is_the_label_a_string_the_name_and_only_ascii_digits_count():
+    d = LabeledData("n", np.zeros((4, 2), np.float32), np.array([0, 3, 0, 3]),
+                    np.zeros((4, 2), np.float32), np.array([0, 3, 0, 3]))
+    assert resolve_label(d, 3) == resolve_label(d, "3") == 3
+    for text in ("\u0663", "\uff13", "\u00b3"):  # Arabic-Indic, fullwidth, superscript three
+        with pytest.raises(ValueError, match="is not a class of dataset 'n'"):
+            resolve_label(d, text)
+    # names that are numbers of other classes: the number is ambiguous, the name is not
+    d = named(("1", "2", "cat"))
+    assert resolve_label(d, "2") == 1 and resolve_label(d, "cat") == 2
+    with pytest.raises(ValueError, match=r"class 1 is ambiguous in dataset 'named': label 1 is "
+                                         r"the class named '2', and the class named '1' is "
+                                         r"label 0"):
+        resolve_label(d, 1)
+    with pytest.raises(ValueError, match=r"class 2 is ambiguous .* write 2 as a name "
+                                         r"\(\"cat\" or \"2\"\)"):
+        resolve_label(d, 2)
+
+
+def test_labels_written_as_numbers_are_those_numbers(tmp_path):
+    """String labels "10", "2", "9" in a file: classes = [2] means the label 2, not the
+    third name in sorted order ("9")."""
+    from anobench_plugins.custom_data import load_custom
+
+    y = np.array(["10", "2", "9"] * 20)
+    X = np.random.default_rng(0).normal(size=(len(y), 3)) + (y == "2")[:, None] * 5
+    np.savez(tmp_path / "s.npz", X=X, y=y)
+    d = load_custom(path=str(tmp_path / "s.npz"))
+    assert d.classes == (2, 9, 10) and d.class_names == ()
+    assert resolve_classes(d, [2, "9"]) == (2, 9)
+    assert (d.X_train[d.y_train == 2].mean() > 1) and (d.X_train[d.y_train == 9].mean() < 1)
+
+
 def test_suite_accepts_names_and_refuses_other_types(registry):
     text = '[[datasets]]\nname = "digits"\nclasses = [{c}]\n[[detectors]]\nname = "pca"\n'
     s = parse_suite(text.format(c='"3", 4, ["5", 6]'), "s.toml", registry)

@@ -260,3 +260,23 @@ def test_other_bad_files(tmp_path, capsys):
     X, y = blobs(classes=(0, 1))
     np.savez(tmp_path / "f.npz", X=X, y=y)
     assert "unknown scaling 'z'" in _error(tmp_path, capsys, "f.npz", 'scaling = "z"')
+
+
+def test_image_folders_follow_links_but_refuse_a_loop(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    for c in "ab":
+        (root / c).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(np.full((5, 6), 10 * i, np.uint8)).save(root / c / f"{i}.png")
+    extra = tmp_path / "more"
+    extra.mkdir()
+    Image.fromarray(np.zeros((5, 6), np.uint8)).save(extra / "x.png")
+    (root / "a" / "more").symlink_to(extra)  # a link to other images: followed
+    d = load_custom(path=str(root))
+    assert len(d.y_train) + len(d.y_test) == 13
+    (root / "b" / "loop").symlink_to("..")  # back to the root: read over and over before
+    with pytest.raises(DataError, match=r"imgs/b/loop: a symbolic link to .*imgs, which is "
+                                        r"read also as .*imgs \(a loop"):
+        load_custom(path=str(root))

@@ -2,20 +2,23 @@
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+import signal
 import time
+from typing import ClassVar
 
 import pytest
 
 from anobench.cli import main
 from anobench.errors import AnobenchError, PluginError
 from anobench.executors import (
-    Executor, ExecutorError, LocalExecutor, ProcessExecutor, available_cores, parse_jobs,
+    Executor, ExecutorError, LocalExecutor, ProcessExecutor, WorkerDied, available_cores,
+    parse_jobs,
 )
 from anobench.hookspecs import hookimpl
 from anobench.plugins import build_registry, get_plugin_manager
 from anobench.runner import run_suite
 from anobench.store import read_records
+from anobench.workers import death_reason
 from anobench.suite import parse_suite
 
 # a suite with a classical and a neural detector, small enough for a unit test
@@ -59,6 +62,13 @@ def square(x):
 def explode_on_three(x):
     if x == 3:
         raise RuntimeError("three")
+    return x
+
+
+def die_on_three(x):
+    """Kills its worker on 3: SIGSEGV, as a crash in native code would."""
+    if x == 3:
+        os.kill(os.getpid(), signal.SIGSEGV)
     return x
 
 
@@ -121,6 +131,17 @@ def test_process_executor_shares_devices_and_threads_by_worker(pool):
 def test_a_raising_work_function_is_an_executor_error(pool):
     with pytest.raises(ExecutorError, match="RuntimeError: three"):
         list(pool.map(explode_on_three, range(6)))
+
+
+def test_a_dying_worker_is_its_units_failure_and_is_replaced(pool):
+    out = dict(pool.map(die_on_three, range(6)))
+    assert isinstance(out[3], WorkerDied)
+    assert str(out[3]) == "the worker process was killed by signal 11 (SIGSEGV)"
+    assert {k: v for k, v in out.items() if k != 3} == {0: 0, 1: 1, 2: 2, 4: 4, 5: 5}
+    assert dict(pool.map(square, range(3))) == {0: 0, 1: 1, 2: 4}  # two workers again
+    assert death_reason(5) == "the worker process exited with code 5 (os._exit or a crash in " \
+                              "native code)"
+    assert death_reason(-9).endswith("killed by signal 9 (SIGKILL) (out of memory?)")
 
 
 def test_jobs_2_gives_the_records_of_jobs_1(registry, tmp_path, pool):

@@ -155,3 +155,56 @@ def test_unreachable_cluster_is_one_error(monkeypatch):
     with pytest.raises(AnobenchError, match=re.escape(
             "cannot start or reach the Ray cluster at ray://127.0.0.1:9: ConnectionError")):
         ex._connect()
+
+
+class Segfault(Detector):
+    """Kills the process it runs in with SIGSEGV (a crash in native code)."""
+
+    def __init__(self, *, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, X_val=None):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    def score(self, X):  # pragma: no cover - never reached
+        return np.zeros(len(X))
+
+
+def test_a_dying_ray_worker_is_one_failed_cell_without_retries(local_ray, tmp_path, capfd):
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    plugin = SimpleNamespace(anobench_register_detectors=hookimpl(
+        lambda registry: registry.add_detector("segfault", Segfault)))
+    registry = build_registry(get_plugin_manager(extra_plugins=[("segvplug", plugin)]))
+    text = """
+[suite]
+name = "ray-death"
+repetitions = 1
+[[datasets]]
+name = "digits"
+classes = [0]
+[[detectors]]
+name = "segfault"
+[[detectors]]
+name = "pca"
+params = { n_components = 4 }
+"""
+    suite = parse_suite(text, str(tmp_path / "t.toml"), registry)
+    run_dir, failed = run_suite(suite, registry, results_root=tmp_path, executor="ray", jobs=2)
+    assert failed == 1
+    (err,) = read_records(run_dir, ("error",))
+    assert "detector 'segfault' (plugin 'segvplug'): WorkerDied: the Ray worker process died " \
+           "(WorkerCrashedError" in err["error"]
+    assert err["error"].endswith(f"while running cell {err['cell']}")
+    pca = read_records(run_dir)
+    assert {r["column"] for r in pca} == {"pca"}
+    # --resume does not die either: the cell fails again, nothing else changes
+    _, failed = run_suite(suite, registry, results_root=tmp_path, executor="ray", jobs=2,
+                          resume=run_dir)
+    assert failed == 1 and read_records(run_dir) == pca
+    time.sleep(1)  # Ray's notices arrive asynchronously
+    out, errs = capfd.readouterr()
+    assert "A worker died" not in out + errs and "retries remaining" not in out + errs

@@ -130,9 +130,10 @@ params = {{ mode = "{mode}" }}
 
 def test_append_block_is_valid_jsonl(tmp_path):
     (tmp_path / "meta.json").write_text("{}")
-    append_block(tmp_path, [{"kind": "result", "cell": "c", "value": 1.0},
-                            {"kind": "cell", "cell": "c", "status": "ok"}])
-    assert read_records(tmp_path) == [{"kind": "result", "cell": "c", "value": 1.0}]
+    result = {"kind": "result", "cell": "c", "value": 1.0, "metric": "roc_auc", "column": "pca",
+              "dataset": "d", "normal": "0", "repetition": 0}
+    append_block(tmp_path, [result, {"kind": "cell", "cell": "c", "status": "ok"}])
+    assert read_records(tmp_path) == [result]
     with pytest.raises(ValueError):
         append_block(tmp_path, [{"value": float("nan")}])
 

@@ -256,5 +256,6 @@ def _write(path: Path, text: str) -> None:
     try:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
-    except OSError as exc:
-        raise AnobenchError(f"{path}: cannot write the report: {exc}") from None
+    except OSError as exc:  # a full disk: leave the old report, and no part file
+        tmp.unlink(missing_ok=True)
+        raise AnobenchError(f"{path}: cannot write the report: {exc.strerror or exc}") from None

@@ -294,8 +294,15 @@ def _save(fig: Any, stem: Path) -> tuple[Path, Path]:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-    fig.savefig(png, dpi=DPI, bbox_inches="tight")
-    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None})
+    for path, kw in ((png, {"dpi": DPI}), (svg, {"metadata": {"Date": None}})):
+        tmp = path.with_name(f"{path.stem}.part{path.suffix}")
+        try:
+            fig.savefig(tmp, bbox_inches="tight", **kw)
+            tmp.replace(path)
+        except OSError as exc:  # a full disk: the old figure kept, no part file, the file named
+            tmp.unlink(missing_ok=True)
+            raise AnobenchError(f"{path}: cannot write the figure: {exc.strerror or exc}"
+                                ) from None
     return png, svg
 
 

@@ -84,7 +84,7 @@ class RunLayout:
     """What a suite runs (or a run holds), to check ``curves``: dataset labels, repetitions.
 
     Whether a class is run is known only once the data is loaded
-    (:func:`anobench.runner.check_report_curves`).
+    (:func:`anobench.checks.check_report_curves`).
     """
 
     datasets: tuple[str, ...]
