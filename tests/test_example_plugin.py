@@ -134,7 +134,7 @@ def test_suite_with_the_plugin_detector_and_rule(installed, tmp_path, capsys, mo
     monkeypatch.chdir(tmp_path)
     has_vae = "vae" in load_registry().detectors
     (tmp_path / "s.toml").write_text(SUITE + (VAE_WITH_MEDIAN if has_vae else ""))
-    code, out, err = cli(["run", "s.toml", "--results", "res", "--format", "plain"], capsys)
+    code, out, err = cli(["run", "s.toml", "--results", "res", "--format", "plain", "--tables"], capsys)
     assert code == 0, err
     for column in ("isoforest[n_estimators=25]", "isoforest[n_estimators=50]", "pca"):
         assert column in out, out
