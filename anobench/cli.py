@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from anobench.errors import AnobenchError
+from anobench.escape import TerminalFormatter, terminal
 
 
 def _registry():
@@ -37,9 +38,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_report(run_dir: Path, text: str) -> None:
-    print(text)
-    print(f"anobench: records in {run_dir / 'records.jsonl'}; wrote {run_dir / 'report.md'} and "
-          f"{run_dir / 'report.html'}", file=sys.stderr)
+    print(terminal(text))
+    print(terminal(f"anobench: records in {run_dir / 'records.jsonl'}; wrote "
+                   f"{run_dir / 'report.md'} and {run_dir / 'report.html'}"), file=sys.stderr)
 
 
 def report_overrides(args: argparse.Namespace) -> dict:
@@ -63,8 +64,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from anobench.report import compare_runs
 
-    print(compare_runs(Path(args.run_a), Path(args.run_b), fmt=args.format,
-                       allow_different_suites=args.allow_different_suites, metrics=args.metric))
+    print(terminal(compare_runs(Path(args.run_a), Path(args.run_b), fmt=args.format,
+                                allow_different_suites=args.allow_different_suites,
+                                metrics=args.metric)))
     return 0
 
 
@@ -87,9 +89,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     groups = model_groups(suite, registry)
     n_classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
     cells = n_classes * suite.repetitions * len(groups)
-    print(f"{args.suite}: OK — suite {suite.name!r}: {len(suite.datasets)} dataset(s), "
+    print(terminal(f"{args.suite}: OK — suite {suite.name!r}: {len(suite.datasets)} dataset(s), "
           f"{n_classes} normal class(es), {suite.repetitions} repetition(s), "
-          f"{len(suite.detectors)} detector config(s) in {len(groups)} model(s): {cells} cells")
+          f"{len(suite.detectors)} detector config(s) in {len(groups)} model(s): {cells} cells"))
     return 0
 
 
@@ -270,8 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter("%(message)s"))
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, handlers=[handler])
     try:
         return args.func(args)
     except AnobenchError as exc:
@@ -296,7 +299,7 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
         import traceback
 
         traceback.print_exc()
-    one_line = " ".join(message.split())
+    one_line = " ".join(terminal(message).split())
     print(f"anobench: error: {one_line}", file=sys.stderr)
     return code
 

@@ -27,6 +27,7 @@ from anobench.api import LabeledData
 from anobench.classes import resolve_classes, resolve_label
 from anobench.deadline import CellTimeout, deadline
 from anobench.errors import AnobenchError, DataError, SuiteError
+from anobench.escape import TerminalStream
 from anobench.executors import Executor
 from anobench.metrics import candidate_metrics, check_scores, compute_metrics, oracle_pick
 from anobench.protocol import check_test_set, largest_fitting_ratio, normal_key, test_set_sizes
@@ -325,7 +326,7 @@ def run_suite(
     ``cohort_size`` replaces every cohort-capable detector's own choice of how
     many cells to train together on the device (1: one by one).
     """
-    out = stream or sys.stderr
+    out = TerminalStream(stream or sys.stderr)  # labels and class names are user text
     datasets = load_datasets(suite, registry, data_dir)
     suite = resolve_suite_classes(suite, datasets)
     check_test_sets(suite, datasets)

@@ -30,7 +30,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
+from anobench import escape
 from anobench.column import Column, GridPoint
+from anobench.confine import confined
 from anobench.errors import AnobenchError
 from anobench.report.options import CurveCell
 from anobench.report.statistics import PairSection, RankSection, cd_groups
@@ -62,7 +64,8 @@ class Fig:
 
 
 def _stem(run_dir: Path, *parts: str) -> Path:
-    return Path(run_dir) / FIG_DIR / safe_cell_id("-".join(p for p in parts if p))
+    folder = confined(run_dir, Path(run_dir) / FIG_DIR)
+    return folder / safe_cell_id("-".join(p for p in parts if p))
 
 
 def _title(metric: str, measure: str | None) -> str:
@@ -243,10 +246,22 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e3
           "#7f7f7f", "#bcbd22", "#17becf"]
 
 
-def _save(fig: Any, stem: Path) -> tuple[Path, Path]:
+def _save(fig: Any, stem: Path, *, tight: bool = True) -> tuple[Path, Path]:
+    """Lay out (``tight``) and write ``stem.png`` and ``stem.svg``.
+
+    Every text of the figure is user text to matplotlib: ``$`` does not start
+    math mode and control characters are made visible (:mod:`anobench.escape`).
+    """
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+        text.set_text(escape.visible(text.get_text()))
+    if tight:
+        fig.tight_layout()
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
+    png, svg = (confined(stem.parent, stem.with_suffix(x)) for x in (".png", ".svg"))
     fig.savefig(png, dpi=DPI, bbox_inches="tight")
     fig.savefig(svg, bbox_inches="tight", metadata={"Date": None})
     return png, svg
@@ -292,7 +307,7 @@ def cd_diagram(names: Sequence[str], avg_ranks: Sequence[float], cd: float | Non
                 ha="right" if left else "left", va="center", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10, y=0.99)
-    return _save(fig, stem)
+    return _save(fig, stem, tight=False)
 
 
 def _panel_grid(n: int, ncols: int = 5) -> tuple[int, int]:
@@ -324,7 +339,6 @@ def rules_per_class(classes: Sequence[str], rules: Sequence[str],
         axes[i // ncols][i % ncols].set_visible(False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return _save(fig, stem)
 
 
@@ -368,7 +382,6 @@ def grid_sweep(classes: Sequence[str], xs: Sequence[float], a: np.ndarray, b: np
     axes[0][0].legend(fontsize=7, loc="lower left")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return _save(fig, stem)
 
 
@@ -396,5 +409,4 @@ def roc_pr_curves(labels: np.ndarray, scores: dict[str, np.ndarray], stem: Path,
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return _save(fig, stem)
