@@ -321,6 +321,29 @@ def read_only_results(ctx: Ctx) -> None:
     ctx.monkeypatch.setattr(os, "mkdir", mkdir)
 
 
+def link_out(name: str, keep: bool = True) -> Callable[[Ctx], None]:
+    """Move ``name`` of the stored run to ``{tmp}/outside/`` and leave a symbolic link to it
+    (``keep=False``: a link to a file that does not exist yet)."""
+    def setup(ctx: Ctx) -> None:
+        target = ctx.tmp / "outside" / name
+        target.parent.mkdir(exist_ok=True)
+        src = ctx.run / name
+        if keep and src.exists():
+            src.rename(target)
+        elif src.exists():
+            src.unlink()
+        src.symlink_to(target)
+    return setup
+
+
+def suite_folder_link(ctx: Ctx) -> None:
+    """``results/linked`` is a link to a folder outside the results root."""
+    (ctx.tmp / "outside").mkdir()
+    (ctx.results / "linked").symlink_to(ctx.tmp / "outside")
+
+
+LINKED = sub('name = "tiny"', 'name = "linked"')
+LINK_MSG = "a symbolic link to {tmp}/outside"
 S = "{suite}"
 HUNDRED = ", ".join(map(str, range(1, 101)))
 LRS = ", ".join(f"{i}e-4" for i in range(1, 101))
@@ -551,6 +574,33 @@ CASES = [
     Case("address-without-ray", run_new("--address", "10.0.0.1:6379"),
          ["--address: executor 'local' takes no such option"]),
     Case("jobs-zero", run_new("--jobs", "0"), ["--jobs", "'0'"]),
+    # ---- symbolic links out of the results root (issue 19): refused, naming the link
+    Case("link-suite-folder", run_new(), ["{results}/linked: " + LINK_MSG,
+                                          "outside the results root {results}"],
+         LINKED, suite_folder_link),
+    Case("link-suite-folder-resume", run_new("--resume"), ["{results}/linked: " + LINK_MSG],
+         LINKED, suite_folder_link),
+    Case("link-scores-resume", RESUME, ["{run}/scores: " + LINK_MSG + "/scores",
+                                        "outside the run directory {run}"],
+         setup=link_out("scores")),
+    Case("link-records-resume", RESUME, ["{run}/records.jsonl: " + LINK_MSG + "/records.jsonl"],
+         setup=link_out(RECORDS)),
+    Case("link-records-dangling", RESUME, ["{run}/records.jsonl: " + LINK_MSG],
+         setup=link_out(RECORDS, keep=False)),
+    Case("link-meta-resume", RESUME, ["{run}/meta.json: " + LINK_MSG + "/meta.json"],
+         setup=link_out("meta.json")),
+    Case("link-lock-resume", RESUME, ["{run}/.lock: " + LINK_MSG + "/.lock"],
+         setup=link_out(".lock", keep=False)),
+    Case("link-records-report", REPORT, ["{run}/records.jsonl: " + LINK_MSG],
+         setup=link_out(RECORDS)),
+    Case("link-figures-report", ["report", "{run}"], ["{run}/figures: " + LINK_MSG],
+         setup=link_out("figures")),
+    Case("link-report-md", REPORT, ["{run}/report.md: " + LINK_MSG + "/report.md"],
+         setup=link_out("report.md")),
+    Case("link-report-part", REPORT, ["{run}/report.html.part: " + LINK_MSG],
+         setup=link_out("report.html.part", keep=False)),
+    Case("link-scores-file", REPORT, [LINK_MSG + "/x.npz"],
+         setup=lambda c: (c.run / "scores" / "x.npz").symlink_to(c.tmp / "outside" / "x.npz")),
     # ---- other commands
     Case("new-dir-is-a-file", ["new", "detector", "mine", "--dir", "{suite}"],
          [S, "--dir is not a directory"]),
