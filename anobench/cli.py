@@ -231,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", parents=[data_dir], help="check a suite without training",
                        description="Run every check of a suite (keys, types, plugins, "
-                                   "parameters, rules, data, classes) except training.")
+                                   "parameters, rules, data, classes) except training. Like "
+                                   "run, it imports the module each sklearn: detector names "
+                                   "(its import-time code runs).")
     v.add_argument("suite")
     v.set_defaults(func=cmd_validate)
 

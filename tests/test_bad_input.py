@@ -753,3 +753,21 @@ def test_an_unexpected_exception_is_one_line_exit_3(monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["anobench: error: internal error (ZeroDivisionError: division by zero); "
                    "please report it with the output of --debug"]
+
+
+def test_python_m_does_not_import_from_the_current_folder(tmp_path):
+    """``python -m anobench`` puts no module of the current folder within a suite's reach
+    (Python puts the folder on sys.path for -m): ``sklearn:evil.Det`` is not found there."""
+    (tmp_path / "evil.py").write_text(
+        "open('IMPORTED', 'w').write('x')\nfrom sklearn.ensemble import IsolationForest as Det\n")
+    suite = tmp_path / "s.toml"
+    suite.write_text(detector('name = "sklearn:evil.Det"'))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("PYTHONSAFEPATH", None)
+    res = subprocess.run([sys.executable, "-m", "anobench", "validate", str(suite)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"anobench: error: {suite}: detectors[0].name: sklearn:evil.Det: cannot import 'evil' "
+        "(ModuleNotFoundError: No module named 'evil')"]
+    assert not (tmp_path / "IMPORTED").exists()
