@@ -181,8 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue a run: skip finished cells (default: the latest run of the suite)")
     r.add_argument("--no-figures", action="store_true", help="skip the report's figures")
     r.add_argument("--jobs", default="1", metavar="N|auto",
-                   help="work units (cells or cohorts) run at once; auto = CPU cores "
-                        "(default: 1); several CUDA devices are shared out among the workers")
+                   help="work units (cells or cohorts) run at once, at most 1024; auto = CPU "
+                        "cores (default: 1); several CUDA devices are shared out among the "
+                        "workers")
     r.add_argument("--address", default=None, metavar="ADDR",
                    help="with --executor ray: the Ray cluster to use (host:port of its head, or "
                         "auto; default: $RAY_ADDRESS, else a local Ray instance)")

@@ -574,6 +574,9 @@ CASES = [
     Case("address-without-ray", run_new("--address", "10.0.0.1:6379"),
          ["--address: executor 'local' takes no such option"]),
     Case("jobs-zero", run_new("--jobs", "0"), ["--jobs", "'0'"]),
+    Case("jobs-10**7", run_new("--jobs", "10000000"), ["--jobs: at most 1024", "got 10000000"]),
+    Case("jobs-10**9-ray", run_new("--jobs", "1000000000", "--executor", "ray"),
+         ["--jobs: at most 1024", "got 1000000000"]),
     # ---- symbolic links out of the results root (issue 19): refused, naming the link
     Case("link-suite-folder", run_new(), ["{results}/linked: " + LINK_MSG,
                                           "outside the results root {results}"],
