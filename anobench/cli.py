@@ -74,6 +74,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from anobench.runner import (
         check_data_fit,
         check_test_sets,
+        count_cells,
         load_datasets,
         model_groups,
         resolve_suite_classes,
@@ -84,6 +85,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite, registry)
     datasets = load_datasets(suite, registry, args.data_dir)
     suite = resolve_suite_classes(suite, datasets)
+    count_cells(suite, datasets)  # before anything is expanded by class
     check_test_sets(suite, datasets)
     check_data_fit(suite, registry, datasets)
     groups = model_groups(suite, registry)

@@ -29,6 +29,7 @@ from anobench.deadline import CellTimeout, deadline
 from anobench.errors import AnobenchError, DataError, SuiteError
 from anobench.escape import TerminalStream
 from anobench.executors import Executor
+from anobench.limits import check_cells
 from anobench.metrics import candidate_metrics, check_scores, compute_metrics, oracle_pick
 from anobench.protocol import check_test_set, largest_fitting_ratio, normal_key, test_set_sizes
 from anobench.registry import Registry
@@ -108,6 +109,14 @@ def resolve_suite_classes(suite: Suite, datasets: dict[str, LabeledData]) -> Sui
         replace(e, classes=resolve_classes(datasets[e.label], e.classes, repr(e.label)))
         if e.classes else e for e in suite.datasets)
     return replace(suite, datasets=entries)
+
+
+def count_cells(suite: Suite, datasets: dict[str, LabeledData]) -> int:
+    """Classes × repetitions × detector grid points, refused past ``max_cells`` (before any
+    cell is built; ``validate`` and ``run``)."""
+    classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
+    return check_cells(suite.path, classes, suite.repetitions, len(suite.detectors),
+                       suite.max_cells)
 
 
 def check_test_sets(suite: Suite, datasets: dict[str, LabeledData]) -> None:
@@ -329,6 +338,7 @@ def run_suite(
     out = TerminalStream(stream or sys.stderr)  # labels and class names are user text
     datasets = load_datasets(suite, registry, data_dir)
     suite = resolve_suite_classes(suite, datasets)
+    count_cells(suite, datasets)
     check_test_sets(suite, datasets)
     check_data_fit(suite, registry, datasets)
     groups = model_groups(suite, registry)

@@ -20,6 +20,7 @@ import tomllib
 from anobench.api import MEASURES
 from anobench.column import Column, grid_point
 from anobench.errors import SuiteError
+from anobench.limits import MAX_CELLS, MAX_GRID_POINTS, check_cells, check_max_cells, grid_points
 from anobench.metrics import METRICS
 from anobench.registry import Registry, did_you_mean
 from anobench.report.options import ReportOptions, RunLayout, parse_report_options
@@ -27,12 +28,11 @@ from anobench.report.options import ReportOptions, RunLayout, parse_report_optio
 SUITE_KEYS = {
     "name": str, "description": str, "seed": int, "repetitions": int,
     "anomaly_ratio": float, "anomalies": str, "val_fraction": float, "metrics": list,
-    "device": str, "cell_timeout": float, "resources": dict,
+    "device": str, "cell_timeout": float, "resources": dict, "max_cells": int,
 }
 #: Upper bounds checked at load time, so ``validate`` refuses what ``run`` could not hold.
 MAX_REPETITIONS = 10_000
 MAX_SAMPLES = 100_000
-MAX_GRID_POINTS = 10_000
 DATASET_KEYS = {"name": str, "classes": list, "label": str, "anomaly_ratio": float,
                 "anomalies": str}
 #: How a test set gets its anomalies: ``ratio`` draws ``floor(n/(1-p)·p)`` of them,
@@ -106,6 +106,7 @@ class Suite:
     report: ReportOptions = field(default_factory=ReportOptions)
     cell_timeout: float = 0.0  # seconds a cell may take; 0: no limit
     resources: dict[str, float] = field(default_factory=dict)  # per unit, for executors like ray
+    max_cells: int = MAX_CELLS  # cells it may expand to (anobench.limits)
 
 
 class _Ctx:
@@ -254,7 +255,12 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
                            f"known: {', '.join(METRICS)}")
     _no_repeats(ctx, "suite.metrics", metrics)
 
+    max_cells = check_max_cells(path, vals.get("max_cells", MAX_CELLS))
     datasets = _parse_datasets(ctx, doc.get("datasets"), registry, anomalies, ratio)
+    # counted before a grid is expanded: the classes named (at least one per entry)
+    check_cells(path, sum(len(d.classes) if d.classes else 1 for d in datasets), reps,
+                grid_points(path, doc.get("detectors")), max_cells,
+                known=all(d.classes for d in datasets))
     detectors = _parse_detectors(ctx, doc.get("detectors"), registry)
     report = parse_report_options(doc.get("report", {}), path, metrics=metrics,
                                   columns=[c for d in detectors for c in d.columns],
@@ -265,6 +271,7 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
         anomaly_ratio=ratio, val_fraction=val_fraction, metrics=metrics, device=device,
         datasets=datasets, detectors=detectors, report=report, cell_timeout=timeout,
         resources=_resources(ctx, "suite.resources", vals.get("resources", {})),
+        max_cells=max_cells,
     )
 
 

@@ -31,6 +31,7 @@ from anobench.hookspecs import hookimpl
 from anobench.plugins import build_registry, get_plugin_manager
 from anobench.runlock import RunLock
 from anobench.store import RECORDS, read_records
+from anobench.errors import SuiteError
 
 BASE = """
 [suite]
@@ -346,6 +347,10 @@ LINKED = sub('name = "tiny"', 'name = "linked"')
 LINK_MSG = "a symbolic link to {tmp}/outside"
 S = "{suite}"
 HUNDRED = ", ".join(map(str, range(1, 101)))
+#: 10 entries of 100 x 100 grid points, 10000 repetitions: 10**9 cells of one class
+BILLION = sub("repetitions = 1", "repetitions = 10000", detector("\n\n[[detectors]]\n".join(
+    f'name = "vae"\nlabel = "v{i}"\nparams = {{ latent_dim = [{HUNDRED}], filters = [{HUNDRED}] }}'
+    for i in range(10))))
 LRS = ", ".join(f"{i}e-4" for i in range(1, 101))
 CASES = [
     # ---- the suite file
@@ -460,6 +465,25 @@ CASES = [
     Case("grid-too-large", VALIDATE, [S, "detectors[0].params: a grid of 1000000 points"],
          detector(f'name = "vae"\nparams = {{ latent_dim = [{HUNDRED}], filters = [{HUNDRED}], '
                   f'lr = [{LRS}] }}')),
+    # ---- cells counted before anything is expanded (issue 19): refused past max_cells
+    Case("cells-10**9", VALIDATE, [S, ": 1,000,000,000 cells (1 class(es) × 10000 "
+                                      "repetition(s) × 100000 detector grid point(s)); at most "
+                                      "100,000 (suite.max_cells"], BILLION),
+    Case("cells-10**9-run", run_new(), [S, ": 1,000,000,000 cells"], BILLION),
+    Case("cells-after-loading-the-data", VALIDATE,
+         [S, ": 1,000,000 cells (10 class(es) × 10000 repetition(s) × 10 detector grid point(s))"],
+         sub("classes = [0]\n", "", sub("repetitions = 1", "repetitions = 10000",
+                                        sub("n_components = 8", "n_components = [1, 2, 3, 4, 5, 6, "
+                                                                "7, 8, 9, 10]")))),
+    Case("max-cells-zero", VALIDATE, [S, "suite.max_cells: must be in [1, 10,000,000], got 0"],
+         sub("seed = 1", "seed = 1\nmax_cells = 0")),
+    Case("max-cells-type", VALIDATE, [S, "suite.max_cells: expected an integer"],
+         sub("seed = 1", "seed = 1\nmax_cells = 1e6")),
+    Case("max-cells-10**12", VALIDATE, [S, "suite.max_cells: must be in [1, 10,000,000]"],
+         sub("seed = 1", "seed = 1\nmax_cells = 1000000000000")),
+    Case("max-cells-below-the-suite", VALIDATE, [S, "2 cells (2 class(es) × 1 repetition(s) × "
+                                                    "1 detector grid point(s)); at most 1"],
+         sub("classes = [0]", "classes = [0, 1]", sub("seed = 1", "seed = 1\nmax_cells = 1"))),
     Case("rule-twice", VALIDATE, [S, "detectors[0].rules[1]: 'single' is listed twice"],
          detector('name = "vae"\nrules = ["single", "single"]')),
     Case("measure-twice", VALIDATE, [S, "detectors[0].measures[1]: 'elbo' is listed twice"],
@@ -774,3 +798,27 @@ def test_python_m_does_not_import_from_the_current_folder(tmp_path):
         f"anobench: error: {suite}: detectors[0].name: sklearn:evil.Det: cannot import 'evil' "
         "(ModuleNotFoundError: No module named 'evil')"]
     assert not (tmp_path / "IMPORTED").exists()
+
+
+def test_cells_are_counted_before_anything_is_expanded(registry):
+    """50 entries of 10,000-point grids x 100 repetitions: refused in well under a second."""
+    import time
+
+    from anobench.suite import parse_suite
+
+    entries = "\n".join(f'[[detectors]]\nname = "vae"\nlabel = "v{i}"\nparams = {{ latent_dim = '
+                        f'[{HUNDRED}], filters = [{HUNDRED}] }}\n' for i in range(50))
+    text = sub("repetitions = 1", "repetitions = 100", BASE.split("[[detectors]]")[0]) + entries
+    t0 = time.perf_counter()
+    with pytest.raises(SuiteError, match=r"big.toml: 50,000,000 cells \(1 class\(es\) × 100 "
+                                         r"repetition\(s\) × 500000 detector grid point\(s\)\)"):
+        parse_suite(text, "big.toml", registry)
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_max_cells_allows_a_larger_suite(tmp_path, capsys):
+    suite = tmp_path / "s.toml"
+    suite.write_text(sub("seed = 1", "seed = 1\nmax_cells = 2000000",
+                         sub("classes = [0]\n", "", sub("repetitions = 1", "repetitions = 10000"))))
+    assert cli.main(["validate", str(suite)]) == 0
+    assert "100000 cells" in capsys.readouterr().out
