@@ -17,6 +17,9 @@ from anobench.errors import SuiteError
 
 #: Points one detector entry's grid may have.
 MAX_GRID_POINTS = 10_000
+#: Posterior samples a scoring rule may draw per test example (``n_samples``; also
+#: :class:`anobench.estimator.OutlierEstimator`).
+MAX_SAMPLES = 100_000
 #: Cells a suite may expand to, unless its ``[suite] max_cells`` says otherwise.
 MAX_CELLS = 100_000
 #: The most ``max_cells`` may allow.

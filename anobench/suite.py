@@ -20,7 +20,14 @@ import tomllib
 from anobench.api import MEASURES
 from anobench.column import Column, grid_point
 from anobench.errors import SuiteError
-from anobench.limits import MAX_CELLS, MAX_GRID_POINTS, check_cells, check_max_cells, grid_points
+from anobench.limits import (
+    MAX_CELLS,
+    MAX_GRID_POINTS,
+    MAX_SAMPLES,
+    check_cells,
+    check_max_cells,
+    grid_points,
+)
 from anobench.metrics import METRICS
 from anobench.registry import Registry, did_you_mean
 from anobench.report.options import ReportOptions, RunLayout, parse_report_options
@@ -32,7 +39,6 @@ SUITE_KEYS = {
 }
 #: Upper bounds checked at load time, so ``validate`` refuses what ``run`` could not hold.
 MAX_REPETITIONS = 10_000
-MAX_SAMPLES = 100_000
 DATASET_KEYS = {"name": str, "classes": list, "label": str, "anomaly_ratio": float,
                 "anomalies": str}
 #: How a test set gets its anomalies: ``ratio`` draws ``floor(n/(1-p)·p)`` of them,
