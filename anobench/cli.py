@@ -115,7 +115,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, spec in sorted(reg.executors.items()):
         doc = (spec.cls.__doc__ or "").strip().splitlines()
         rows.append([name, "executor", spec.plugin, doc[0] if doc else ""])
-    print(tabulate(rows, headers=["name", "kind", "plugin", "description"], tablefmt="simple"))
+    print(terminal(tabulate(rows, headers=["name", "kind", "plugin", "description"],
+                            tablefmt="simple")))
     return 0
 
 
@@ -133,8 +134,8 @@ def cmd_new(args: argparse.Namespace) -> int:
                                 f"got {kind!r}")
     root = new_package(components, args.package, args.dir)
     what = ", ".join(f"{'scoring rule' if k == 'rule' else k} {n!r}" for k, n in components)
-    print(f"created {root}/ ({what}; plugin {root.name!r}); next:\n"
-          f"  pip install -e {root}\n  pytest {root}/tests\n  anobench list")
+    print(terminal(f"created {root}/ ({what}; plugin {root.name!r}); next:\n"
+                   f"  pip install -e {root}\n  pytest {root}/tests\n  anobench list"))
     return 0
 
 
@@ -143,14 +144,14 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     if args.data_cmd == "fetch":
         dest = data.fetch_idx_dataset(args.name, args.data_dir)
-        print(f"{args.name}: downloaded and verified in {dest}")
+        print(terminal(f"{args.name}: downloaded and verified in {dest}"))
     elif args.data_cmd == "import":
         dest = data.import_idx_dataset(args.name, args.source, args.data_dir)
-        print(f"{args.name}: imported and verified (size, MD5) into {dest}")
+        print(terminal(f"{args.name}: imported and verified (size, MD5) into {dest}"))
     else:
-        print(f"data root: {data.resolve_data_root(args.data_dir)}")
+        print(terminal(f"data root: {data.resolve_data_root(args.data_dir)}"))
         for key, where in data.data_status(args.data_dir).items():
-            print(f"  {key}: {where}")
+            print(terminal(f"  {key}: {where}"))
     return 0
 
 
