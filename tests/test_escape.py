@@ -188,3 +188,10 @@ def test_figure_text_is_not_math(tmp_path):
                           tmp_path / "cd", title="$\\x$")
     assert Path(png).is_file()
     xml.dom.minidom.parse(str(svg))
+
+
+def test_log_messages_reach_the_terminal_escaped():
+    import logging
+
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "class %s", (f"{ESC}red",), None)
+    assert escape.TerminalFormatter("%(message)s").format(record) == "class \\x1b[31mred"
