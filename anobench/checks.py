@@ -17,6 +17,7 @@ import numpy as np
 from anobench.api import LabeledData
 from anobench.classes import resolve_classes, resolve_label
 from anobench.errors import AnobenchError, DataError, SuiteError
+from anobench.limits import check_cells
 from anobench.protocol import (
     check_test_set, check_training_size, largest_fitting_ratio, normal_key, test_set_sizes,
 )
@@ -82,6 +83,14 @@ def resolve_suite_classes(suite: Suite, datasets: dict[str, LabeledData]) -> Sui
         replace(e, classes=resolve_classes(datasets[e.label], e.classes, repr(e.label)))
         if e.classes else e for e in suite.datasets)
     return replace(suite, datasets=entries)
+
+
+def count_cells(suite: Suite, datasets: dict[str, LabeledData]) -> int:
+    """Classes × repetitions × detector grid points, refused past ``max_cells`` (before any
+    cell is built; ``validate`` and ``run``)."""
+    classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
+    return check_cells(suite.path, classes, suite.repetitions, len(suite.detectors),
+                       suite.max_cells)
 
 
 def check_test_sets(suite: Suite, datasets: dict[str, LabeledData]) -> None:

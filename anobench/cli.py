@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from anobench.errors import AnobenchError, Terminated
+from anobench.escape import TerminalFormatter, terminal
 
 
 def _registry():
@@ -42,10 +43,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _print_report(done, tables: bool) -> None:
     """The run's state, the verdicts and the report's paths; the whole report with --tables."""
     if not tables:
-        print(done.terminal(), end="")
+        print(terminal(done.terminal()), end="")
         return
-    print(done.text)
-    print(f"anobench: wrote {', '.join(str(p) for p in done.paths)}", file=sys.stderr)
+    print(terminal(done.text))
+    print(terminal(f"anobench: wrote {', '.join(str(p) for p in done.paths)}"), file=sys.stderr)
 
 
 def report_overrides(args: argparse.Namespace) -> dict:
@@ -73,9 +74,10 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     res = rescore_run(run_dir, args.rule, _registry(), n_samples=args.n_samples,
                       data_dir=args.data_dir, device=args.device)
-    print(f"anobench: rescored {res.cells} cell(s) in {res.seconds:.1f}s (their training took "
-          f"{res.fit_seconds:.1f}s){f'; {res.skipped} had the columns already' if res.skipped else ''}"
-          f"; new columns: {', '.join(res.columns)}", file=sys.stderr)
+    skipped = f"; {res.skipped} had the columns already" if res.skipped else ""
+    print(terminal(f"anobench: rescored {res.cells} cell(s) in {res.seconds:.1f}s (their training "
+                   f"took {res.fit_seconds:.1f}s){skipped}; new columns: {', '.join(res.columns)}"),
+          file=sys.stderr)
     done = render_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(done, args.tables)
     return 0
@@ -84,8 +86,9 @@ def cmd_rescore(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from anobench.report import compare_runs
 
-    print(compare_runs(Path(args.run_a), Path(args.run_b), fmt=args.format,
-                       allow_different_suites=args.allow_different_suites, metrics=args.metric))
+    print(terminal(compare_runs(Path(args.run_a), Path(args.run_b), fmt=args.format,
+                                allow_different_suites=args.allow_different_suites,
+                                metrics=args.metric)))
     return 0
 
 
@@ -94,6 +97,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         check_data_fit,
         check_device,
         check_test_sets,
+        count_cells,
         load_datasets,
         resolve_suite_classes,
     )
@@ -104,20 +108,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite, registry)
     datasets = load_datasets(suite, registry, args.data_dir)
     suite = resolve_suite_classes(suite, datasets)
+    count_cells(suite, datasets)  # before anything is expanded by class
     check_test_sets(suite, datasets)
     check_data_fit(suite, registry, datasets)
     groups = model_groups(suite, registry)
     check_device(suite, groups)
     n_classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
     cells = n_classes * suite.repetitions * len(groups)
-    print(f"{args.suite}: OK — suite {suite.name!r}: {len(suite.datasets)} dataset(s), "
+    print(terminal(f"{args.suite}: OK — suite {suite.name!r}: {len(suite.datasets)} dataset(s), "
           f"{n_classes} normal class(es), {suite.repetitions} repetition(s), "
-          f"{len(suite.detectors)} detector config(s) in {len(groups)} model(s): {cells} cells")
+          f"{len(suite.detectors)} detector config(s) in {len(groups)} model(s): {cells} cells"))
     if suite.keep_models or args.keep_models:
         from anobench.modelstore import estimate_store
 
         print("models kept (keep_models):")
-        print("\n".join(estimate_store(suite, datasets, groups).lines()))
+        print(terminal("\n".join(estimate_store(suite, datasets, groups).lines())))
     return 0
 
 
@@ -139,7 +144,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, spec in sorted(reg.executors.items()):
         doc = (spec.cls.__doc__ or "").strip().splitlines()
         rows.append([name, "executor", spec.plugin, doc[0] if doc else ""])
-    print(tabulate(rows, headers=["name", "kind", "plugin", "description"], tablefmt="simple"))
+    print(terminal(tabulate(rows, headers=["name", "kind", "plugin", "description"],
+                            tablefmt="simple")))
     return 0
 
 
@@ -157,8 +163,8 @@ def cmd_new(args: argparse.Namespace) -> int:
                                 f"got {kind!r}")
     root = new_package(components, args.package, args.dir)
     what = ", ".join(f"{'scoring rule' if k == 'rule' else k} {n!r}" for k, n in components)
-    print(f"created {root}/ ({what}; plugin {root.name!r}); next:\n"
-          f"  pip install -e {root}\n  pytest {root}/tests\n  anobench list")
+    print(terminal(f"created {root}/ ({what}; plugin {root.name!r}); next:\n"
+                   f"  pip install -e {root}\n  pytest {root}/tests\n  anobench list"))
     return 0
 
 
@@ -167,14 +173,14 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     if args.data_cmd == "fetch":
         dest = data.fetch_idx_dataset(args.name, args.data_dir)
-        print(f"{args.name}: downloaded and verified in {dest}")
+        print(terminal(f"{args.name}: downloaded and verified in {dest}"))
     elif args.data_cmd == "import":
         dest = data.import_idx_dataset(args.name, args.source, args.data_dir)
-        print(f"{args.name}: imported and verified (size, MD5) into {dest}")
+        print(terminal(f"{args.name}: imported and verified (size, MD5) into {dest}"))
     else:
-        print(f"data root: {data.resolve_data_root(args.data_dir)}")
+        print(terminal(f"data root: {data.resolve_data_root(args.data_dir)}"))
         for key, where in data.data_status(args.data_dir).items():
-            print(f"  {key}: {where}")
+            print(terminal(f"  {key}: {where}"))
     return 0
 
 
@@ -218,10 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "in a separate process")
     r.add_argument("--no-figures", action="store_true", help="skip the report's figures")
     r.add_argument("--jobs", default="1", metavar="N|auto",
-                   help="work units (cells or cohorts) run at once; auto = CPU cores "
-                        "(default: 1); several CUDA devices are shared out among the workers; "
-                        "a worker that dies (a crash, a signal) fails its unit's cells and is "
-                        "replaced")
+                   help="work units (cells or cohorts) run at once, at most 1024; auto = CPU "
+                        "cores (default: 1); several CUDA devices are shared out among the "
+                        "workers; a worker that dies (a crash, a signal) fails its unit's cells "
+                        "and is replaced")
     r.add_argument("--address", default=None, metavar="ADDR",
                    help="with --executor ray: the Ray cluster to use (host:port of its head, or "
                         "auto; default: $RAY_ADDRESS, else a local Ray instance)")
@@ -305,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", parents=[data_dir], help="check a suite without training",
                        description="Run every check of a suite (keys, types, plugins, "
-                                   "parameters, rules, data, classes) except training.")
+                                   "parameters, rules, data, classes) except training. Like "
+                                   "run, it imports the module each sklearn: detector names "
+                                   "(its import-time code runs).")
     v.add_argument("suite")
     v.add_argument("--keep-models", action="store_true",
                    help="also estimate the size of the kept models (as with keep_models = true)")
@@ -348,8 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter("%(message)s"))
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, handlers=[handler])
     if getattr(args, "debug", False):
         import faulthandler
 
@@ -399,7 +408,7 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
         import traceback
 
         traceback.print_exc()
-    one_line = " ".join(message.split())
+    one_line = " ".join(terminal(message).split())
     print(f"anobench: error: {one_line}", file=sys.stderr)
     return code
 

@@ -24,6 +24,8 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from anobench.limits import MAX_SAMPLES
+
 
 def _detector_class(detector: Any) -> tuple[type, dict[str, Any], str | None]:
     """Class, fixed parameters and default rule of ``detector`` (a registry name or a class)."""
@@ -64,7 +66,7 @@ class OutlierEstimator(OutlierMixin, BaseEstimator):
     measure : {"elbo", "recon"}, default="elbo"
         The rule's measure.
     n_samples : int, default=100
-        Posterior samples L for rules that read them.
+        Posterior samples L for rules that read them, 1 to 100,000 (as in a suite).
     contamination : float, default=0.1
         Expected fraction of outliers in the training data, in (0, 0.5]:
         ``offset_`` is that quantile of the training ``score_samples``.
@@ -88,7 +90,7 @@ class OutlierEstimator(OutlierMixin, BaseEstimator):
         "params": [dict, None],
         "rule": [str, None],
         "measure": [str],
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_samples": [Interval(Integral, 1, MAX_SAMPLES, closed="both")],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "random_state": ["random_state"],
     }
@@ -153,6 +155,7 @@ class OutlierEstimator(OutlierMixin, BaseEstimator):
         if self.rule_ is None:
             score = self.detector_.score(X)
         else:  # one posterior draw reduced by the rule, as the runner does
+            self._validate_params()  # n_samples may have been set since fit
             cap = getattr(self.rule_, "max_samples", None)
             need = max(self.n_samples if cap is None else min(self.n_samples, cap),
                        min(self.n_samples, getattr(self.rule_, "min_samples", 1)))

@@ -88,10 +88,23 @@ def positive_or_auto(flag: str, value: str | int) -> int | None:
     return count
 
 
+#: Most work units run at once (``--jobs``): more would only queue up behind the cores
+#: (and a huge count stalled ``processes`` at exit).
+MAX_JOBS = 1024
+
+
+def check_jobs(jobs: int) -> int:
+    """``jobs`` if it is in ``[1, MAX_JOBS]``; else :class:`AnobenchError` naming ``--jobs``."""
+    if not 1 <= jobs <= MAX_JOBS:
+        raise AnobenchError(f"--jobs: at most {MAX_JOBS} work units at once (and at least 1), "
+                            f"got {jobs}")
+    return jobs
+
+
 def parse_jobs(value: str | int) -> int:
-    """``--jobs``: a positive integer or ``"auto"`` (the number of cores)."""
+    """``--jobs``: a positive integer up to :data:`MAX_JOBS`, or ``"auto"`` (the cores)."""
     jobs = positive_or_auto("--jobs", value)
-    return available_cores() if jobs is None else jobs
+    return min(available_cores(), MAX_JOBS) if jobs is None else check_jobs(jobs)
 
 
 class Executor:
@@ -102,7 +115,7 @@ class Executor:
     in_process: ClassVar[bool] = False
 
     def __init__(self, *, jobs: int = 1, devices: Sequence[str] = ()) -> None:
-        self.jobs = int(jobs)
+        self.jobs = check_jobs(int(jobs))
         self.devices = tuple(str(d) for d in devices)
 
     def map(self, fn: Callable[[Any], Any], units: Iterable[Any]) -> Iterator[tuple[Any, Any]]:

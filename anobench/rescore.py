@@ -41,7 +41,8 @@ from anobench.scores import load_scores, save_scores, scores_path
 from anobench.store import (
     STORE_FORMAT, Block, RunWriter, encode_block, load_store, read_meta, run_identity, write_meta,
 )
-from anobench.suite import MAX_SAMPLES, DetectorConfig, Suite, parse_suite
+from anobench.limits import MAX_SAMPLES
+from anobench.suite import DetectorConfig, Suite, parse_suite
 from anobench.units import ModelGroup, cell_tasks, model_groups, suite_cells
 
 #: Keys every stored line carries that a new block sets anew.

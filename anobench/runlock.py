@@ -12,6 +12,7 @@ import socket
 import time
 from pathlib import Path
 
+from anobench.confine import confined
 from anobench.errors import AnobenchError
 
 LOCK = ".lock"
@@ -32,6 +33,7 @@ class RunLock:
     def acquire(self) -> RunLock:
         import fcntl
 
+        confined(self.path.parent, self.path)
         for _ in range(10):
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -25,6 +25,7 @@ import anobench
 from anobench.checks import (
     check_data_fit,
     check_device,
+    count_cells,
     check_test_sets,
     load_datasets,
     needs_device,
@@ -35,6 +36,7 @@ from anobench.crashguard import CrashGuard, take_marker
 from anobench.deadline import CellTimeout, deadline
 from anobench.drawscore import oracle_scores, samples_read, score_draw  # noqa: F401 (re-exported)
 from anobench.errors import AnobenchError, SuiteError, Terminated
+from anobench.escape import TerminalStream
 from anobench.executors import Executor, ProcessExecutor, WorkerDied
 from anobench.metrics import check_scores, compute_metrics
 from anobench.modelstore import KeptModel, can_keep, class_path, export_state, save_model
@@ -197,9 +199,10 @@ def run_suite(
     starts a watcher that names the cell if an in-process run dies
     (:mod:`anobench.crashguard`).
     """
-    out = stream or sys.stderr
+    out = TerminalStream(stream or sys.stderr)  # labels and class names are user text
     datasets = load_datasets(suite, registry, data_dir)
     suite = resolve_suite_classes(suite, datasets)
+    count_cells(suite, datasets)
     check_test_sets(suite, datasets)
     check_data_fit(suite, registry, datasets)
     groups = model_groups(suite, registry)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anobench.confine import confined
 from anobench.errors import AnobenchError
 
 SCORES_DIR = "scores"
@@ -66,8 +67,8 @@ def save_scores(run_dir: Path, cell: str, labels: np.ndarray,
                 entries: Iterable[tuple[str, str | None, np.ndarray]]) -> Path:
     """Write one cell's labels and per-column scores (atomically)."""
     entries = list(entries)
-    path = scores_path(run_dir, cell)
-    tmp = path.with_suffix(".part.npz")
+    path = confined(run_dir, scores_path(run_dir, cell))
+    tmp = confined(run_dir, path.with_suffix(".part.npz"))
     n = len(labels)
     scores = (np.vstack([np.asarray(s, dtype=np.float32).reshape(1, n) for _, _, s in entries])
               if entries else np.zeros((0, n), np.float32))

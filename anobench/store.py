@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anobench.confine import RESULTS_ROOT, check_tree, confined
 from anobench.errors import AnobenchError
 from anobench.runlock import RunLock
 
@@ -55,7 +56,7 @@ def new_run_dir(root: Path, suite_name: str) -> Path:
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise AnobenchError(f"{root}: the results root is not a directory")
-    base = root / suite_name
+    base = confined(root, root / suite_name, RESULTS_ROOT)
     try:
         base.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -74,7 +75,7 @@ def new_run_dir(root: Path, suite_name: str) -> Path:
 
 
 def latest_run_dir(root: Path, suite_name: str) -> Path:
-    base = Path(root) / suite_name
+    base = confined(root, Path(root) / suite_name, RESULTS_ROOT)
     runs = sorted(p for p in base.glob("*") if (p / META).is_file()) if base.is_dir() else []
     if not runs:
         raise AnobenchError(f"{base}: no earlier run of suite {suite_name!r} to resume")
@@ -84,6 +85,7 @@ def latest_run_dir(root: Path, suite_name: str) -> Path:
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``path`` through ``path.part``; on failure leave neither a part file nor a change."""
     tmp = path.with_name(path.name + ".part")
+    confined(path.parent, tmp)  # a planted link would be written through
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -96,7 +98,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def write_meta(run_dir: Path, meta: dict[str, Any]) -> None:
-    _atomic_write(Path(run_dir) / META,
+    _atomic_write(confined(run_dir, Path(run_dir) / META),
                   (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
@@ -226,7 +228,7 @@ def append_bytes(run_dir: Path, data: bytes) -> None:
     fails (a full disk), the file is cut back to its old length and an
     :class:`AnobenchError` names the file.
     """
-    path = Path(run_dir) / RECORDS
+    path = confined(run_dir, Path(run_dir) / RECORDS)
     try:
         fh = open(path, "a+b")
     except OSError as exc:
@@ -266,6 +268,11 @@ class RunWriter:
 
     def __enter__(self) -> RunWriter:
         self.lock.acquire()
+        try:
+            check_tree(self.run_dir)  # no link out of the run directory, before any change
+        except BaseException:
+            self.lock.release()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,6 +20,14 @@ import tomllib
 from anobench.api import MEASURES, missing_draw_fields
 from anobench.column import Column, grid_point
 from anobench.errors import SuiteError
+from anobench.limits import (
+    MAX_CELLS,
+    MAX_GRID_POINTS,
+    MAX_SAMPLES,
+    check_cells,
+    check_max_cells,
+    grid_points,
+)
 from anobench.metrics import METRICS
 from anobench.registry import Registry, did_you_mean
 from anobench.report.options import ReportOptions, RunLayout, parse_report_options
@@ -28,11 +36,10 @@ SUITE_KEYS = {
     "name": str, "description": str, "seed": int, "repetitions": int,
     "anomaly_ratio": float, "anomalies": str, "val_fraction": float, "metrics": list,
     "device": str, "cell_timeout": float, "resources": dict, "keep_models": bool,
+    "max_cells": int,
 }
 #: Upper bounds checked at load time, so ``validate`` refuses what ``run`` could not hold.
 MAX_REPETITIONS = 10_000
-MAX_SAMPLES = 100_000
-MAX_GRID_POINTS = 10_000
 #: The longest ``cell_timeout``: a week (longer is a typo; ``inf`` overflows the timer).
 MAX_CELL_TIMEOUT = 7 * 24 * 3600
 #: Dataset labels that name rows of the report (the paired tests' pooled row).
@@ -111,6 +118,7 @@ class Suite:
     cell_timeout: float = 0.0  # seconds a cell may take; 0: no limit
     resources: dict[str, float] = field(default_factory=dict)  # per unit, for executors like ray
     keep_models: bool = False  # store each trained model under the run (anobench rescore)
+    max_cells: int = MAX_CELLS  # cells it may expand to (anobench.limits)
 
 
 class _Ctx:
@@ -262,7 +270,12 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
                            f"known: {', '.join(METRICS)}")
     _no_repeats(ctx, "suite.metrics", metrics)
 
+    max_cells = check_max_cells(path, vals.get("max_cells", MAX_CELLS))
     datasets = _parse_datasets(ctx, doc.get("datasets"), registry, anomalies, ratio)
+    # counted before a grid is expanded: the classes named (at least one per entry)
+    check_cells(path, sum(len(d.classes) if d.classes else 1 for d in datasets), reps,
+                grid_points(path, doc.get("detectors")), max_cells,
+                known=all(d.classes for d in datasets))
     detectors = _parse_detectors(ctx, doc.get("detectors"), registry)
     report = parse_report_options(doc.get("report", {}), path, metrics=metrics,
                                   columns=[c for d in detectors for c in d.columns],
@@ -274,6 +287,7 @@ def parse_suite(text: str, path: str, registry: Registry) -> Suite:
         datasets=datasets, detectors=detectors, report=report, cell_timeout=timeout,
         resources=_resources(ctx, "suite.resources", vals.get("resources", {})),
         keep_models=vals.get("keep_models", False),
+        max_cells=max_cells,
     )
 
 

@@ -9,10 +9,19 @@ entry for that detector (default: one CPU, no GPU). Results stream back to the
 driver as tasks finish; only the driver writes the record store. Units carry
 their data splits, so workers need anobench and the plugins the suite uses
 installed, not the data. Needs ``pip install anobench[ray]``.
+
+Nothing waits forever: an address is probed first (a TCP connection and a
+gRPC answer, each within :data:`PROBE_SECONDS`), so a wrong ``--address`` or
+``$RAY_ADDRESS`` is one error naming it, not minutes of retries; and before
+the first unit is submitted, every detector's resources are compared with
+the cluster's nodes, so a unit that no node can hold (``gpus = 1`` on a
+cluster without GPUs, ``cpus = 1000``) is one error naming the resources and
+what the nodes have, not a task that waits forever.
 """
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -22,6 +31,37 @@ from anobench.hookspecs import hookimpl
 
 #: What a unit asks for when the suite says nothing.
 DEFAULT_RESOURCES = {"cpus": 1.0, "gpus": 0.0}
+#: How long the address probe waits to connect, and then for the server's answer.
+PROBE_SECONDS = 5.0
+#: The start of an HTTP/2 (gRPC) connection: the client preface and an empty SETTINGS frame.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def probe(address: str, timeout: float = PROBE_SECONDS) -> str | None:
+    """Why ``address`` (``host:port`` or ``ray://host:port``) is not a Ray cluster, or None.
+
+    Ray's head (its GCS, or the Ray Client server) speaks gRPC: it must accept a
+    TCP connection and answer the HTTP/2 preface with a SETTINGS frame, each
+    within ``timeout`` seconds. ``auto`` and ``local`` are not probed (None).
+    """
+    target = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = target.rpartition(":")
+    if address in ("auto", "local") or not sep:
+        return None
+    if not port.isdigit() or not host:
+        return "not host:port"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(_H2_PREFACE)
+            head = sock.recv(9)
+    except TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
+    if len(head) < 4 or head[3] != 4:  # frame type 4: SETTINGS
+        return "it answers, but not as a Ray cluster (no gRPC server there)"
+    return None
 
 
 def _import_ray() -> Any:
@@ -115,6 +155,18 @@ def _quiet_worker_errors() -> None:
     ray_worker.print_to_stdstream = quiet
 
 
+def suite_wants(suite: Any) -> list[tuple[str, dict[str, float]]]:
+    """(who asks, resources) for every detector entry of ``suite``, as :func:`unit_resources`."""
+    base = {**DEFAULT_RESOURCES, **(getattr(suite, "resources", None) or {})}
+    out = []
+    for cfg in suite.detectors:
+        own = getattr(cfg, "resources", None) or {}
+        where = (f"detectors[{cfg.entry}].resources" if own else
+                 "[suite] resources" if getattr(suite, "resources", None) else "the default")
+        out.append((f"detector {cfg.point!r} ({where})", {**base, **own}))
+    return out
+
+
 class RayExecutor(Executor):
     """Ray tasks on a Ray cluster or a local Ray instance (--address)."""
 
@@ -124,11 +176,20 @@ class RayExecutor(Executor):
                  address: str | None = None) -> None:
         super().__init__(jobs=jobs, devices=devices)
         self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self._given_by = "--address" if address else "$RAY_ADDRESS"
         self._started = False  # this executor started the Ray instance (and stops it)
         self._pending: dict[Any, Any] = {}
+        self._fits: set[tuple[float, float]] = set()  # resources some node can hold
+
+    def _where(self) -> str:
+        return (f"the Ray cluster at {self.address} ({self._given_by})" if self.address
+                else "the local Ray instance")
 
     def _connect(self) -> Any:
         ray = _import_ray()
+        why = probe(self.address) if self.address else None
+        if why:  # before ray.init, which would retry a wrong address for minutes
+            raise AnobenchError(f"--executor ray: cannot reach {self._where()}: {why}")
         if ray.is_initialized():
             _quiet_worker_errors()
             return ray
@@ -149,6 +210,26 @@ class RayExecutor(Executor):
         _quiet_worker_errors()
         return ray
 
+    def check_resources(self, ray: Any, wants: Iterable[tuple[str, dict[str, float]]]) -> None:
+        """Refuse resources that no alive node has (a task asking for them would wait forever).
+
+        ``wants``: (who asks, ``{"cpus": .., "gpus": ..}``) pairs. Nodes an
+        autoscaler has not started yet are not counted.
+        """
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        have = sorted({(float(r.get("CPU", 0)), float(r.get("GPU", 0))) for r in nodes})
+        for who, want in wants:
+            key = (want["cpus"], want["gpus"])
+            if key in self._fits:
+                continue
+            if not any(c >= key[0] - 1e-9 and g >= key[1] - 1e-9 for c, g in have):
+                nodes_text = "; ".join(f"CPU {c:g}, GPU {g:g}" for c, g in have) or "none alive"
+                raise AnobenchError(
+                    f"--executor ray: {who} asks for cpus = {key[0]:g}, gpus = {key[1]:g} per "
+                    f"unit, but no node of {self._where()} has that (its nodes: {nodes_text}); "
+                    "ask for less (resources) or add a node that has it")
+            self._fits.add(key)
+
     def _capacity(self, ray: Any) -> int:
         if self.jobs > 1:
             return self.jobs
@@ -167,7 +248,10 @@ class RayExecutor(Executor):
                 except StopIteration:
                     exhausted = True
                     break
+                if not self._fits:  # before the first unit: every detector of the suite
+                    self.check_resources(ray, suite_wants(unit.suite))
                 want = unit_resources(unit)
+                self.check_resources(ray, [(f"a unit of {unit.tasks[0].cid}", want)])
                 # no retries: a unit that kills its worker would kill the next one too
                 ref = task.options(num_cpus=want["cpus"], num_gpus=want["gpus"],
                                    max_retries=0).remote(unit)

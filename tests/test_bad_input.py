@@ -31,6 +31,7 @@ from anobench.hookspecs import hookimpl
 from anobench.plugins import build_registry, get_plugin_manager
 from anobench.runlock import RunLock
 from anobench.store import RECORDS, read_records
+from anobench.errors import SuiteError
 
 BASE = """
 [suite]
@@ -448,8 +449,35 @@ def image_loop(p: Path) -> None:
     (p / "a" / "loop").symlink_to("..")
 
 
+def link_out(name: str, keep: bool = True) -> Callable[[Ctx], None]:
+    """Move ``name`` of the stored run to ``{tmp}/outside/`` and leave a symbolic link to it
+    (``keep=False``: a link to a file that does not exist yet)."""
+    def setup(ctx: Ctx) -> None:
+        target = ctx.tmp / "outside" / name
+        target.parent.mkdir(exist_ok=True)
+        src = ctx.run / name
+        if keep and src.exists():
+            src.rename(target)
+        elif src.exists():
+            src.unlink()
+        src.symlink_to(target)
+    return setup
+
+
+def suite_folder_link(ctx: Ctx) -> None:
+    """``results/linked`` is a link to a folder outside the results root."""
+    (ctx.tmp / "outside").mkdir()
+    (ctx.results / "linked").symlink_to(ctx.tmp / "outside")
+
+
+LINKED = sub('name = "tiny"', 'name = "linked"')
+LINK_MSG = "a symbolic link to {tmp}/outside"
 S = "{suite}"
 HUNDRED = ", ".join(map(str, range(1, 101)))
+#: 10 entries of 100 x 100 grid points, 10000 repetitions: 10**9 cells of one class
+BILLION = sub("repetitions = 1", "repetitions = 10000", detector("\n\n[[detectors]]\n".join(
+    f'name = "vae"\nlabel = "v{i}"\nparams = {{ latent_dim = [{HUNDRED}], filters = [{HUNDRED}] }}'
+    for i in range(10))))
 LRS = ", ".join(f"{i}e-4" for i in range(1, 101))
 CASES = [
     # ---- the suite file
@@ -564,6 +592,25 @@ CASES = [
     Case("grid-too-large", VALIDATE, [S, "detectors[0].params: a grid of 1000000 points"],
          detector(f'name = "vae"\nparams = {{ latent_dim = [{HUNDRED}], filters = [{HUNDRED}], '
                   f'lr = [{LRS}] }}')),
+    # ---- cells counted before anything is expanded (issue 19): refused past max_cells
+    Case("cells-10**9", VALIDATE, [S, ": 1,000,000,000 cells (1 class(es) × 10000 "
+                                      "repetition(s) × 100000 detector grid point(s)); at most "
+                                      "100,000 (suite.max_cells"], BILLION),
+    Case("cells-10**9-run", run_new(), [S, ": 1,000,000,000 cells"], BILLION),
+    Case("cells-after-loading-the-data", VALIDATE,
+         [S, ": 1,000,000 cells (10 class(es) × 10000 repetition(s) × 10 detector grid point(s))"],
+         sub("classes = [0]\n", "", sub("repetitions = 1", "repetitions = 10000",
+                                        sub("n_components = 8", "n_components = [1, 2, 3, 4, 5, 6, "
+                                                                "7, 8, 9, 10]")))),
+    Case("max-cells-zero", VALIDATE, [S, "suite.max_cells: must be in [1, 10,000,000], got 0"],
+         sub("seed = 1", "seed = 1\nmax_cells = 0")),
+    Case("max-cells-type", VALIDATE, [S, "suite.max_cells: expected an integer"],
+         sub("seed = 1", "seed = 1\nmax_cells = 1e6")),
+    Case("max-cells-10**12", VALIDATE, [S, "suite.max_cells: must be in [1, 10,000,000]"],
+         sub("seed = 1", "seed = 1\nmax_cells = 1000000000000")),
+    Case("max-cells-below-the-suite", VALIDATE, [S, "2 cells (2 class(es) × 1 repetition(s) × "
+                                                    "1 detector grid point(s)); at most 1"],
+         sub("classes = [0]", "classes = [0, 1]", sub("seed = 1", "seed = 1\nmax_cells = 1"))),
     Case("rule-twice", VALIDATE, [S, "detectors[0].rules[1]: 'single' is listed twice"],
          detector('name = "vae"\nrules = ["single", "single"]')),
     Case("measure-twice", VALIDATE, [S, "detectors[0].measures[1]: 'elbo' is listed twice"],
@@ -678,6 +725,36 @@ CASES = [
     Case("address-without-ray", run_new("--address", "10.0.0.1:6379"),
          ["--address: executor 'local' takes no such option"]),
     Case("jobs-zero", run_new("--jobs", "0"), ["--jobs", "'0'"]),
+    Case("jobs-10**7", run_new("--jobs", "10000000"), ["--jobs: at most 1024", "got 10000000"]),
+    Case("jobs-10**9-ray", run_new("--jobs", "1000000000", "--executor", "ray"),
+         ["--jobs: at most 1024", "got 1000000000"]),
+    # ---- symbolic links out of the results root (issue 19): refused, naming the link
+    Case("link-suite-folder", run_new(), ["{results}/linked: " + LINK_MSG,
+                                          "outside the results root {results}"],
+         LINKED, suite_folder_link),
+    Case("link-suite-folder-resume", run_new("--resume"), ["{results}/linked: " + LINK_MSG],
+         LINKED, suite_folder_link),
+    Case("link-scores-resume", RESUME, ["{run}/scores: " + LINK_MSG + "/scores",
+                                        "outside the run directory {run}"],
+         setup=link_out("scores")),
+    Case("link-records-resume", RESUME, ["{run}/records.jsonl: " + LINK_MSG + "/records.jsonl"],
+         setup=link_out(RECORDS)),
+    Case("link-records-dangling", RESUME, ["{run}/records.jsonl: " + LINK_MSG],
+         setup=link_out(RECORDS, keep=False)),
+    Case("link-meta-resume", RESUME, ["{run}/meta.json: " + LINK_MSG + "/meta.json"],
+         setup=link_out("meta.json")),
+    Case("link-lock-resume", RESUME, ["{run}/.lock: " + LINK_MSG + "/.lock"],
+         setup=link_out(".lock", keep=False)),
+    Case("link-records-report", REPORT, ["{run}/records.jsonl: " + LINK_MSG],
+         setup=link_out(RECORDS)),
+    Case("link-figures-report", ["report", "{run}"], ["{run}/figures: " + LINK_MSG],
+         setup=link_out("figures")),
+    Case("link-report-md", REPORT, ["{run}/report.md: " + LINK_MSG + "/report.md"],
+         setup=link_out("report.md")),
+    Case("link-report-part", REPORT, ["{run}/report.html.part: " + LINK_MSG],
+         setup=link_out("report.html.part", keep=False)),
+    Case("link-scores-file", REPORT, [LINK_MSG + "/x.npz"],
+         setup=lambda c: (c.run / "scores" / "x.npz").symlink_to(c.tmp / "outside" / "x.npz")),
     # ---- other commands
     Case("new-dir-is-a-file", ["new", "detector", "mine", "--dir", "{suite}"],
          [S, "--dir is not a directory"]),
@@ -912,3 +989,45 @@ def test_an_unexpected_exception_is_one_line_exit_3(monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["anobench: error: internal error (ZeroDivisionError: division by zero); "
                    "please report it with the output of --debug"]
+
+
+def test_python_m_does_not_import_from_the_current_folder(tmp_path):
+    """``python -m anobench`` puts no module of the current folder within a suite's reach
+    (Python puts the folder on sys.path for -m): ``sklearn:evil.Det`` is not found there."""
+    (tmp_path / "evil.py").write_text(
+        "open('IMPORTED', 'w').write('x')\nfrom sklearn.ensemble import IsolationForest as Det\n")
+    suite = tmp_path / "s.toml"
+    suite.write_text(detector('name = "sklearn:evil.Det"'))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("PYTHONSAFEPATH", None)
+    res = subprocess.run([sys.executable, "-m", "anobench", "validate", str(suite)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"anobench: error: {suite}: detectors[0].name: sklearn:evil.Det: cannot import 'evil' "
+        "(ModuleNotFoundError: No module named 'evil')"]
+    assert not (tmp_path / "IMPORTED").exists()
+
+
+def test_cells_are_counted_before_anything_is_expanded(registry):
+    """50 entries of 10,000-point grids x 100 repetitions: refused in well under a second."""
+    import time
+
+    from anobench.suite import parse_suite
+
+    entries = "\n".join(f'[[detectors]]\nname = "vae"\nlabel = "v{i}"\nparams = {{ latent_dim = '
+                        f'[{HUNDRED}], filters = [{HUNDRED}] }}\n' for i in range(50))
+    text = sub("repetitions = 1", "repetitions = 100", BASE.split("[[detectors]]")[0]) + entries
+    t0 = time.perf_counter()
+    with pytest.raises(SuiteError, match=r"big.toml: 50,000,000 cells \(1 class\(es\) × 100 "
+                                         r"repetition\(s\) × 500000 detector grid point\(s\)\)"):
+        parse_suite(text, "big.toml", registry)
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_max_cells_allows_a_larger_suite(tmp_path, capsys):
+    suite = tmp_path / "s.toml"
+    suite.write_text(sub("seed = 1", "seed = 1\nmax_cells = 2000000",
+                         sub("classes = [0]\n", "", sub("repetitions = 1", "repetitions = 10000"))))
+    assert cli.main(["validate", str(suite)]) == 0
+    assert "100000 cells" in capsys.readouterr().out

@@ -104,7 +104,7 @@ def test_console_entry_point_prints_no_traceback(tmp_path):
     assert code == 2 and "Traceback" not in err
     assert err.strip().splitlines() == [f"anobench: error: {suite}: suite.sede: unknown key "
                                         "(did you mean 'seed'?); allowed: anomalies, anomaly_ratio, "
-                                        "cell_timeout, description, device, keep_models, metrics, name, "
+                                        "cell_timeout, description, device, keep_models, max_cells, metrics, name, "
                                         "repetitions, "
                                         "resources, seed, "
                                         "val_fraction"]

@@ -156,6 +156,19 @@ def test_latent_detectors_use_their_rule():
         OutlierEstimator("pcb").fit(d["X_train"])
 
 
+def test_n_samples_is_bounded_as_in_a_suite():
+    """n_samples=10**9 once tried to allocate 160 GB: refused at fit, and at score when set
+    after fit, like a suite's n_samples (at most 100,000)."""
+    d = make_data("tabular")
+    with pytest.raises(ValueError, match=r"'n_samples' parameter .* range \[1, 100000\]"):
+        OutlierEstimator("vae", params=FAST_VAE, rule="multi", n_samples=10**9).fit(d["X_train"])
+    est = OutlierEstimator("vae", params=FAST_VAE, rule="multi", n_samples=2,
+                           random_state=0).fit(d["X_train"])
+    est.set_params(n_samples=10**9)
+    with pytest.raises(ValueError, match=r"'n_samples' parameter .* range \[1, 100000\]"):
+        est.score_samples(d["X_test"])
+
+
 # -- scikit-learn estimator -> anobench detector ----------------------------------
 IFOREST = "sklearn:sklearn.ensemble.IsolationForest"
 LOF = "sklearn:sklearn.neighbors.LocalOutlierFactor"

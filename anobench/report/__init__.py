@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from anobench.column import Column
+from anobench.confine import check_tree, confined
 from anobench.errors import AnobenchError
 from anobench.report.compare import compare_runs
 from anobench.report.figures import (
@@ -224,6 +225,7 @@ def render_report(run_dir: Path, fmt: str = "markdown", *,
     if fmt not in FORMATS:
         raise AnobenchError(f"unknown report format {fmt!r}; known: {', '.join(FORMATS)}")
     run_dir = Path(run_dir)
+    check_tree(run_dir)  # nothing written through a link out of the run directory
     report = build_report(run_dir, overrides=overrides, figures=figures)
     if not report.tables and (run_dir / "report.md").exists():
         raise AnobenchError(f"{run_dir}: no results stored yet; the existing report.md and "
@@ -252,7 +254,8 @@ def write_report(run_dir: Path, fmt: str = "markdown", *, overrides: dict[str, A
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
+    tmp = confined(path.parent, path.with_name(path.name + ".part"))
+    confined(path.parent, path)
     try:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)

@@ -32,7 +32,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
+from anobench import escape
 from anobench.column import Column, GridPoint
+from anobench.confine import confined
 from anobench.errors import AnobenchError
 from anobench.report.options import CurveCell
 from anobench.report.statistics import PairSection, RankSection, cd_groups
@@ -78,7 +80,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
 
 
 def _stem(run_dir: Path, *parts: str) -> Path:
-    return Path(run_dir) / FIG_DIR / figure_name(*parts)
+    folder = confined(run_dir, Path(run_dir) / FIG_DIR)
+    return folder / figure_name(*parts)
 
 
 def _title(metric: str, measure: str | None) -> str:
@@ -290,12 +293,24 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e3
           "#7f7f7f", "#bcbd22", "#17becf"]
 
 
-def _save(fig: Any, stem: Path) -> tuple[Path, Path]:
+def _save(fig: Any, stem: Path, *, tight: bool = True) -> tuple[Path, Path]:
+    """Lay out (``tight``) and write ``stem.png`` and ``stem.svg``.
+
+    Every text of the figure is user text to matplotlib: ``$`` does not start
+    math mode and control characters are made visible (:mod:`anobench.escape`).
+    """
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+        text.set_text(escape.visible(text.get_text()))
+    if tight:
+        fig.tight_layout()
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
+    png, svg = (confined(stem.parent, stem.with_suffix(x)) for x in (".png", ".svg"))
     for path, kw in ((png, {"dpi": DPI}), (svg, {"metadata": {"Date": None}})):
-        tmp = path.with_name(f"{path.stem}.part{path.suffix}")
+        tmp = confined(stem.parent, path.with_name(f"{path.stem}.part{path.suffix}"))
         try:
             fig.savefig(tmp, bbox_inches="tight", **kw)
             tmp.replace(path)
@@ -346,7 +361,7 @@ def cd_diagram(names: Sequence[str], avg_ranks: Sequence[float], cd: float | Non
                 ha="right" if left else "left", va="center", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10, y=0.99)
-    return _save(fig, stem)
+    return _save(fig, stem, tight=False)
 
 
 def _panel_grid(n: int, ncols: int = 5) -> tuple[int, int]:
@@ -380,7 +395,6 @@ def rules_per_class(classes: Sequence[str], rules: Sequence[str],
         axes[i // ncols][i % ncols].set_visible(False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return _save(fig, stem)
 
 
@@ -424,7 +438,6 @@ def grid_sweep(classes: Sequence[str], xs: Sequence[float], a: np.ndarray, b: np
     axes[0][0].legend(fontsize=7, loc="lower left")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return _save(fig, stem)
 
 
@@ -452,5 +465,4 @@ def roc_pr_curves(labels: np.ndarray, scores: dict[str, np.ndarray], stem: Path,
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return _save(fig, stem)

@@ -3,17 +3,19 @@
 A report is a list of blocks — :class:`Heading`, :class:`Para`, :class:`Items`, :class:`TableBlock`
 (a table of :class:`Entry`), :class:`Image` — made by
 :mod:`anobench.report.render`. This module owns how each block looks in each
-format (bold, marks, escaping, the HTML page and its style); it adds no
-words of its own.
+format (bold, marks, the HTML page and its style); it adds no words of its
+own. Every text is escaped for its format here, by :mod:`anobench.escape`:
+labels, grid values and class names are user text.
 """
 from __future__ import annotations
 
 import base64
-import html
 from dataclasses import dataclass
 from pathlib import Path
 
 from tabulate import tabulate
+
+from anobench import escape
 
 FORMATS = ("markdown", "html", "latex", "plain")
 _TABULATE = {"markdown": "github", "latex": "latex_raw", "plain": "simple", "html": "unsafehtml"}
@@ -121,7 +123,7 @@ def one_line(text: str) -> str:
 
 def latex_escape(text: str) -> str:
     """Escape LaTeX specials and spell the report's Unicode symbols in LaTeX."""
-    text = one_line(text)
+    text = escape.visible(one_line(text))
     parts = text.split("√n")
     return "$\\sqrt{n}$".join("".join(_LATEX.get(ch, ch) for ch in part) for part in parts)
 
@@ -135,14 +137,14 @@ def entry_text(entry: Entry | str, fmt: str) -> str:
         text, mark = latex_escape(text), latex_escape(mark)
         return (f"\\textbf{{{text}}}" if entry.bold else text) + mark
     if fmt == "html":
-        text = html.escape(text)
+        text = escape.html(text)
         cls = f' class="{_MARK_CLASS[mark]}"' if mark in _MARK_CLASS else ""
-        mark = f"<sup{cls}>{html.escape(mark)}</sup>" if mark else ""
+        mark = f"<sup{cls}>{escape.html(mark)}</sup>" if mark else ""
         return (f"<b>{text}</b>" if entry.bold else text) + mark
-    text, mark = one_line(text), one_line(mark)
     if fmt == "markdown":  # a | in a label must not split the row
-        text, mark = text.replace("|", "\\|"), mark.replace("|", "\\|")
+        text, mark = escape.markdown_cell(one_line(text)), escape.markdown_cell(one_line(mark))
         return (f"**{text}**" if entry.bold else text) + mark
+    text, mark = escape.visible(one_line(text)), escape.visible(one_line(mark))
     return text + (PLAIN_BOLD if entry.bold else "") + mark
 
 
@@ -161,24 +163,29 @@ def _rel(path: Path, base: Path | None) -> str:
         return str(path)
 
 
+def _md(text: str) -> str:
+    """Text of a markdown block: one line, user text escaped (:func:`anobench.escape.markdown`)."""
+    return escape.markdown(one_line(text))
+
+
 def to_markdown(blocks: list[Block], base: Path | None = None) -> str:
     """Markdown; figures are linked relative to ``base``."""
     out = []
     for b in blocks:
         if isinstance(b, Heading):
-            out.append(f"{'#' * b.level} {one_line(b.text)}\n")
+            out.append(f"{'#' * b.level} {_md(b.text)}\n")
         elif isinstance(b, Para):
-            text = one_line(words(b.text, "markdown"))
+            text = _md(words(b.text, "markdown"))
             out.append(f"> **{text}**\n" if b.warn else f"_{text}_\n" if b.em else f"{text}\n")
         elif isinstance(b, Items):
-            out.append("".join(f"* {one_line(words(x, 'markdown'))}\n" for x in b.items))
+            out.append("".join(f"* {_md(words(x, 'markdown'))}\n" for x in b.items))
         elif isinstance(b, TableBlock):
-            title = f"### {one_line(b.title)}\n\n" if b.title else ""
-            note = f"\n\n_{one_line(words(b.note, 'markdown'))}_" if b.note else ""
+            title = f"### {_md(b.title)}\n\n" if b.title else ""
+            note = f"\n\n_{_md(words(b.note, 'markdown'))}_" if b.note else ""
             out.append(f"{title}{table_text(b.headers, b.rows, 'markdown')}{note}\n")
         elif isinstance(b, Image):
-            out.append(f"![{Path(b.png).stem}]({_rel(b.png, base)})\n\n_{one_line(b.caption)}_ "
-                       f"([SVG]({_rel(b.svg, base)}))\n")
+            out.append(f"![{_md(Path(b.png).stem)}]({_md(_rel(b.png, base))})\n\n"
+                       f"_{_md(b.caption)}_ ([SVG]({_md(_rel(b.svg, base))}))\n")
     return "\n".join(out)
 
 
@@ -199,7 +206,7 @@ def to_plain(blocks: list[Block], base: Path | None = None) -> str:
             out.append(f"{title}{table_text(b.headers, b.rows, 'plain')}{note}\n")
         elif isinstance(b, Image):
             out.append(f"Figure {_rel(b.png, base)}: {b.caption}\n")
-    return "\n".join(out)
+    return escape.terminal("\n".join(out))
 
 
 CSS = """
@@ -228,30 +235,30 @@ box-shadow:1px 0 0 #ccc}
 def to_html(blocks: list[Block], title: str) -> str:
     """One self-contained HTML page: figures embedded as data URIs, nothing external."""
     head = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>")
+            f"<title>{escape.html(title)}</title><style>{CSS}</style></head><body>")
     out = [head]
     for b in blocks:
         if isinstance(b, Heading):
-            out.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+            out.append(f"<h{b.level}>{escape.html(b.text)}</h{b.level}>")
         elif isinstance(b, Para):
-            text = html.escape(words(b.text, "html"))
+            text = escape.html(words(b.text, "html"))
             out.append(f'<p class="warn">{text}</p>' if b.warn else
                        f"<p><em>{text}</em></p>" if b.em else f"<p>{text}</p>")
         elif isinstance(b, Items):
-            out.append("<ul>" + "".join(f"<li>{html.escape(words(x, 'html'))}</li>"
+            out.append("<ul>" + "".join(f"<li>{escape.html(words(x, 'html'))}</li>"
                                         for x in b.items) + "</ul>")
         elif isinstance(b, TableBlock):
             if b.title:
-                out.append(f"<h3>{html.escape(b.title)}</h3>")
+                out.append(f"<h3>{escape.html(b.title)}</h3>")
             table = table_text(b.headers, b.rows, "html")
             if b.total_row:
                 table = table.replace("<table>", '<table class="total">', 1)
             out.append(f"<div class=\"wrap\">{table}</div>")
             if b.note:
-                out.append(f"<p class=\"note\">{html.escape(words(b.note, 'html'))}</p>")
+                out.append(f"<p class=\"note\">{escape.html(words(b.note, 'html'))}</p>")
         elif isinstance(b, Image):
             data = base64.b64encode(Path(b.png).read_bytes()).decode("ascii")
-            cap = html.escape(b.caption)
+            cap = escape.html(b.caption)
             out.append(f"<figure><img alt=\"{cap}\" src=\"data:image/png;base64,{data}\">"
                        f"<figcaption>{cap}</figcaption></figure>")
     out.append("</body></html>\n")
@@ -266,7 +273,7 @@ def to_latex(blocks: list[Block]) -> str:
     out = ["% anobench tables; the marks need \\usepackage{amssymb}"]
     for b in blocks:
         if isinstance(b, Heading):
-            out.append(f"% {'=' * 4} {b.text}")
+            out.append(f"% {'=' * 4} {latex_escape(b.text)}")
         elif isinstance(b, TableBlock):
             lines = table_text(b.headers, b.rows, "latex").splitlines()
             if b.total_row and len(lines) > 5:  # a rule above the summary row
