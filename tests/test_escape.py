@@ -145,7 +145,7 @@ def test_hostile_names_are_text_everywhere(hostile, capsys):
     code = cli.main(["run", str(hostile / "s.toml"), "--results", str(hostile / "r")])
     out = capsys.readouterr()
     assert code == 1  # the 'fail…' grid point failed (its error names the tag), the rest ran
-    _clean(out.out, "the terminal (report)")
+    _clean(out.out, "the terminal (state and verdicts)", markup=False)
     _clean(out.err, "the terminal (progress)", markup=False)
     assert "FAILED" in out.err and "fail\\x1b[2J\\x00" in out.err
     run = next((hostile / "r" / "hostile").iterdir())
@@ -162,10 +162,12 @@ def test_hostile_names_are_text_everywhere(hostile, capsys):
         text = svg.read_text()
         assert ESC not in text and NUL not in text
         xml.dom.minidom.parseString(text)  # well-formed: no control characters
+    assert cli.main(["report", str(run), "--tables", "--no-figures"]) == 0
+    _clean(capsys.readouterr().out, "the terminal (markdown tables)")
     assert cli.main(["report", str(run), "--format", "latex", "--no-figures"]) == 0
     _clean(capsys.readouterr().out, "the terminal (LaTeX)", markup=False)
     _clean((run / "report.tex").read_text(), "report.tex", markup=False)
-    assert cli.main(["report", str(run), "--format", "plain", "--no-figures"]) == 0
+    assert cli.main(["report", str(run), "--format", "plain", "--tables", "--no-figures"]) == 0
     plain = capsys.readouterr().out
     _clean(plain, "the terminal (plain)", markup=False)
     assert "\\x1b[31mred" in plain
