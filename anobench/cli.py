@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="device for neural detectors (default: the suite's, else auto)")
     r.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                    help="continue a run: skip finished cells (default: the latest run of the suite)")
-    r.add_argument("--no-figures", action="store_true", help="skip the report's figures")
+    r.add_argument("--no-figures", action="store_true",
+                   help="draw no figures (figures an earlier report of the run drew are kept)")
     r.add_argument("--jobs", default="1", metavar="N|auto",
                    help="work units (cells or cohorts) run at once; auto = CPU cores "
                         "(default: 1); several CUDA devices are shared out among the workers")
@@ -213,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="significance level (default: [report] alpha, else 0.05)")
     rep.add_argument("--curves", action="append", default=None, metavar="DATASET/CLASS/REP",
                      help="cell for ROC and PR curves (repeatable; default: [report] curves)")
-    rep.add_argument("--no-figures", action="store_true", help="skip the figures")
+    rep.add_argument("--no-figures", action="store_true",
+                     help="draw no figures; figures an earlier report of RUN_DIR drew are kept, "
+                          "files and references, with a note saying they were not redrawn")
     rep.set_defaults(func=cmd_report)
 
     cmp_ = sub.add_parser("compare", parents=[fmt], help="contrast two runs column by column",

@@ -16,6 +16,7 @@ Modules, each importing only those above it::
     figures     CD diagrams, rules per class, grid sweeps, ROC/PR curves
     render      every word of a report: entries, footnotes, captions, sentences
     compare     two runs side by side
+    kept        figures of an earlier render, kept when this one draws none
 
 This module is above them all: it only chooses and orders.
 """
@@ -37,6 +38,7 @@ from anobench.report.figures import (
     rule_figures,
     sweep_figures,
 )
+from anobench.report.kept import fingerprint, kept_figures, save_index
 from anobench.report.markup import FORMATS, Heading, Image, Para, to_html, to_markdown, write_as
 from anobench.report.options import (
     COMMAND_LINE,
@@ -125,10 +127,13 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
         blocks.append(Heading("Ranks (Friedman, Nemenyi)"))
         for s in ranks:
             blocks += rank_blocks(s)
-    if not (options.figures if figures is None else figures):
-        return Report(blocks, options, meta, tables)
-    if UNAVAILABLE:
-        blocks.append(Para(f"Figures skipped: {UNAVAILABLE}", em=True))
+    stamp = fingerprint(run_dir, options)
+    if not (options.figures if figures is None else figures) or UNAVAILABLE:
+        if UNAVAILABLE:
+            blocks.append(Para(f"Figures skipped: {UNAVAILABLE}", em=True))
+        kept = kept_figures(run_dir, stamp)  # never drop figures already made
+        if kept:
+            blocks += [Heading("Figures"), Para(kept.note, em=True), *kept.images]
         return Report(blocks, options, meta, tables)
     asked = [curve_cell_of_row(c, tables) for c in options.curves]
     curves, missing = curve_figures(run_dir, asked or default_curves(tables),
@@ -137,9 +142,10 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
         blocks.append(Para(missing_curves_note(missing), em=True))
     made = (cd_figures(run_dir, ranks) + rule_figures(run_dir, tables, records, options.sem_ddof)
             + sweep_figures(run_dir, tables, pair_secs) + curves)
-    if made:
-        blocks.append(Heading("Figures"))
-        blocks.extend(Image(f.png, f.svg, caption(f)) for f in made)
+    images = [Image(f.png, f.svg, caption(f)) for f in made]
+    save_index(run_dir, images, stamp)
+    if images:
+        blocks += [Heading("Figures"), *images]
     return Report(blocks, options, meta, tables)
 
 
