@@ -1,4 +1,4 @@
-"""The ``anobench`` command line: run, report, compare, validate, list, data."""
+"""The ``anobench`` command line: run, report, compare, validate, plan, list, data."""
 from __future__ import annotations
 
 import argparse
@@ -29,11 +29,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite, registry, results_root=args.results, data_dir=args.data_dir,
         device=args.device, resume=args.resume, jobs=jobs, executor=args.executor,
         executor_options={"address": args.address} if args.address else None,
-        cohort_size=cohort,
+        cohort_size=cohort, on_start=_print_estimate(registry, cohort, jobs),
     )
     text = write_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(run_dir, text)
     return 1 if failed else 0
+
+
+def _print_estimate(registry, cohort: int | None, jobs: int):
+    """``run``'s start: the same estimate as ``anobench plan``, for the cells still to run."""
+    def hook(suite, datasets, groups, todo, device, done) -> None:
+        from anobench.plan import cpu_warning, estimate_line, make_plan
+
+        try:
+            plan = make_plan(suite, registry, datasets, groups, todo, device, done=done,
+                             cohort_size=cohort)
+        except Exception as exc:  # noqa: BLE001 - an estimate never stops a run
+            print(f"anobench: no time estimate ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return
+        for line in (estimate_line(plan, jobs), cpu_warning(plan)):
+            if line:
+                print(f"anobench: {line}", file=sys.stderr, flush=True)
+    return hook
 
 
 def _print_report(run_dir: Path, text: str) -> None:
@@ -69,27 +86,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from anobench.runner import (
-        check_data_fit,
-        check_test_sets,
-        load_datasets,
-        model_groups,
-        resolve_suite_classes,
-    )
-    from anobench.suite import load_suite
+    from anobench.plan import check_suite
 
-    registry = _registry()
-    suite = load_suite(args.suite, registry)
-    datasets = load_datasets(suite, registry, args.data_dir)
-    suite = resolve_suite_classes(suite, datasets)
-    check_test_sets(suite, datasets)
-    check_data_fit(suite, registry, datasets)
-    groups = model_groups(suite, registry)
-    n_classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
-    cells = n_classes * suite.repetitions * len(groups)
-    print(f"{args.suite}: OK — suite {suite.name!r}: {len(suite.datasets)} dataset(s), "
-          f"{n_classes} normal class(es), {suite.repetitions} repetition(s), "
-          f"{len(suite.detectors)} detector config(s) in {len(groups)} model(s): {cells} cells")
+    c = check_suite(args.suite, _registry(), args.data_dir)
+    cells = c.classes * c.suite.repetitions * len(c.groups)
+    print(f"{args.suite}: OK — suite {c.suite.name!r}: {len(c.suite.datasets)} dataset(s), "
+          f"{c.classes} normal class(es), {c.suite.repetitions} repetition(s), "
+          f"{len(c.suite.detectors)} detector config(s) in {len(c.groups)} model(s): {cells} cells"
+          f" (time: anobench plan)")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from anobench.executors import positive_or_auto
+    from anobench.plan import plan_suite, plan_text
+
+    cohort = positive_or_auto("--cohort-size", args.cohort_size)
+    print(plan_text(plan_suite(args.suite, _registry(), data_dir=args.data_dir,
+                               device=args.device, cohort_size=cohort)))
     return 0
 
 
@@ -235,6 +249,27 @@ def build_parser() -> argparse.ArgumentParser:
                                    "parameters, rules, data, classes) except training.")
     v.add_argument("suite")
     v.set_defaults(func=cmd_validate)
+
+    pl = sub.add_parser(
+        "plan", parents=[data_dir], help="cells, trainings, cohorts and an estimated time",
+        description="What `anobench run SUITE` would do, without running it: cells, models "
+                    "trained in epochs, work units (cohorts) and an estimated time range on the "
+                    "device the run would use. Runs every check of `validate` (so it loads the "
+                    "data: their sizes and sample shapes set the estimate), then times, on this "
+                    "machine now, a few real training steps of each neural detector at its "
+                    "batch size and sample shape (a cohort as the run would stack it) and a "
+                    "validation batch and scoring, and multiplies them by each class's data and "
+                    "the schedule's fewest (patience + 1) and most (max_epochs) epochs; other "
+                    "detectors are fitted for real on 256 and 1,024 training samples and the "
+                    "time scaled to each class's size. One job; takes seconds, trains no model "
+                    "to the end. Warns when more than an hour would run on a CPU. `anobench "
+                    "run` prints the same estimate when it starts.")
+    pl.add_argument("suite", help="suite TOML file")
+    pl.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                    help="device the run would use (default: the suite's, else auto)")
+    pl.add_argument("--cohort-size", default="auto", metavar="N|auto",
+                    help="as for run: cells of one detector and class trained together")
+    pl.set_defaults(func=cmd_plan)
 
     ls = sub.add_parser("list", help="list detectors, scoring rules and datasets with their plugin")
     ls.set_defaults(func=cmd_list)

@@ -314,6 +314,7 @@ def run_suite(
     executor: str | Executor | None = None,
     executor_options: dict[str, Any] | None = None,
     cohort_size: int | None = None,
+    on_start: Callable[..., None] | None = None,
 ) -> tuple[Path, int]:
     """Run every cell not yet done; return ``(run_dir, n_failed_cells)``.
 
@@ -324,6 +325,8 @@ def run_suite(
     ``executor_options`` (e.g. ray's ``address``) go to the executor's constructor.
     ``cohort_size`` replaces every cohort-capable detector's own choice of how
     many cells to train together on the device (1: one by one).
+    ``on_start(suite, datasets, groups, todo, device, done)`` is called once the cells
+    still to run are known, before the first runs (``anobench run`` prints its plan).
     """
     out = stream or sys.stderr
     datasets = load_datasets(suite, registry, data_dir)
@@ -336,7 +339,7 @@ def run_suite(
     ex = make_executor(registry, executor, jobs, _cuda_devices(dev, jobs),
                        **(executor_options or {})) if owned else executor
     run = dict(dev=dev, out=out, on_cell=on_cell, executor=ex, owned=owned, jobs=jobs,
-               cohort_size=cohort_size)
+               cohort_size=cohort_size, on_start=on_start)
 
     ident = run_identity(suite.sha256, suite.seed)
     if resume:
@@ -454,13 +457,15 @@ def make_executor(registry: Registry, name: str | None, jobs: int, devices: list
 
 
 def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWriter, *, dev, out,
-               on_cell, executor, owned, jobs, cohort_size) -> int:
+               on_cell, executor, owned, jobs, cohort_size, on_start) -> int:
     """Run the cells not in ``skip`` on ``executor``; return the number of failed cells."""
     cells = suite_cells(suite, datasets, groups)
     todo = [c for c in cells if c[4] not in skip]
     print(f"anobench: suite {suite.name!r}: {len(cells)} cells ({len(cells) - len(todo)} done "
           f"earlier), device {dev or 'cpu'}, results in {run_dir}"
           + (f", {jobs} jobs ({type(executor).name})" if jobs > 1 else ""), file=out, flush=True)
+    if on_start:
+        on_start(suite, datasets, groups, todo, dev, len(cells) - len(todo))
     failed = 0
     k = 0
     start = time.perf_counter()

@@ -9,6 +9,7 @@ model, :meth:`TorchDetector.fit_cohort` several at once (stacked,
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from anobench.api import Detector
+from anobench.api import Detector, FitCost
 from anobench.errors import DataError
 from anobench.nn import describe, keras_init_
 from anobench.training import (
@@ -163,6 +164,73 @@ class TorchDetector(Detector):
             out.append(det)
         return out
 
+    #: Training steps timed by :meth:`fit_cost` (after a warm-up fit of one step).
+    COST_STEPS = 3
+
+    @classmethod
+    def fit_cost(cls, params: dict[str, Any], X: np.ndarray, *, device: str, members: int = 1,
+                 n_samples: int | None = None) -> FitCost:
+        """Time real training steps, a validation batch and scoring on samples of ``X``.
+
+        Fits of one epoch each (the fit path of a run: :meth:`fit`, or
+        :meth:`fit_cohort` for ``members`` > 1): a warm-up of one step, then
+        twice, alternated, one of one step and one of ``1 + COST_STEPS`` steps;
+        with the quicker time of each, a step is their difference divided by
+        ``COST_STEPS`` and the rest of the one-step fit is the set-up (when the
+        difference drowns in noise, the longer fit counts as steps only).
+        Then one validation batch (the loss without
+        gradients) and scoring (or a posterior draw of ``n_samples``) on up to
+        512 samples (at most 2,048 decoded), each timed after a warm-up call.
+        """
+        base = dict(params, device=device)
+        probe = cls(**base)
+        probe._check_params()
+        bs = probe.batch_size
+        rows = lambda n: np.ascontiguousarray(X[np.arange(n) % len(X)])  # noqa: E731
+
+        def fit(steps: int) -> tuple[float, TorchDetector]:
+            data = rows(bs * steps)
+            dets = [cls(**dict(base, max_epochs=1, random_state=i)) for i in range(members)]
+            t0 = time.perf_counter()
+            out = [dets[0].fit(data, None)] if members == 1 else cls.fit_cohort(dets, data, None)
+            seconds = time.perf_counter() - t0
+            failed = next((d for d in out if isinstance(d, Exception)), None)
+            if failed is not None:
+                raise failed
+            return seconds, out[0]
+
+        fit(1)
+        ones, mores = [], []
+        for _ in range(2):  # alternated, the quicker of two kept: a busy machine stalls any one
+            ones.append(fit(1)[0])
+            seconds, det = fit(1 + cls.COST_STEPS)
+            mores.append(seconds)
+        one, more = min(ones), min(mores)
+        step = (more - one) / cls.COST_STEPS
+        if step <= 0.05 * more / (1 + cls.COST_STEPS):  # too noisy to split: count it all as steps
+            step, one = more / (1 + cls.COST_STEPS), 0.0
+        xb = torch.from_numpy(rows(bs)).to(det.device_)
+        objective, gen = det._objective(), make_generator(0, det.device_)
+
+        def validate() -> None:
+            with torch.no_grad(), det._threads():
+                objective(det.model_, xb, False, gen).sum().item()
+
+        n_rows = max(16, min(512, 2048 // (1 + (n_samples or 0))))
+
+        def score(n: int = n_rows) -> None:
+            if n_samples is None:
+                det.score(rows(n))
+            else:
+                det.posterior_draw(rows(n), n_samples=n_samples, seed=0)
+
+        return FitCost(epochs=(min(probe.patience + 1, probe.max_epochs), probe.max_epochs),
+                       batch_size=bs, step_seconds=step,
+                       eval_seconds=_timed(validate, validate) * members,
+                       setup_seconds=max(one - step, 0.0),
+                       score_seconds_per_row=_timed(lambda: score(8), score) / n_rows,
+                       members=members)
+
     def _init(self, model: nn.Module, seed: int) -> nn.Module:
         keras_init_(model, make_generator(seed, "cpu"))
         return model.to(self.device_)
@@ -199,3 +267,11 @@ class TorchDetector(Detector):
             info["network"] = describe(model)
         info["cohort_size"] = getattr(self, "cohort_size_", 1)
         return info
+
+
+def _timed(warm_up, fn) -> float:
+    """Seconds of one call of ``fn`` after a call of ``warm_up`` (first-call costs)."""
+    warm_up()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
