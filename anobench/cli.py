@@ -1,4 +1,4 @@
-"""The ``anobench`` command line: run, report, compare, validate, plan, list, data."""
+"""The ``anobench`` command line: run, report, compare, export, validate, plan, list, data."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +82,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     print(compare_runs(Path(args.run_a), Path(args.run_b), fmt=args.format,
                        allow_different_suites=args.allow_different_suites, metrics=args.metric))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from anobench.export import export_run
+
+    table = export_run(args.run_dir, args.output, args.format, force=args.force)
+    where = "standard output" if args.output in (None, "-") else args.output
+    failed = f"; {table.failed} failed cell(s) have no value and no row" if table.failed else ""
+    print(f"anobench: {len(table.rows)} row(s) of {table.cells} finished cell(s) to {where} "
+          f"({args.format}){failed}", file=sys.stderr)
     return 0
 
 
@@ -243,6 +254,24 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--metric", action="append", default=None,
                       help="only this metric (repeatable)")
     cmp_.set_defaults(func=cmd_compare)
+
+    ex = sub.add_parser(
+        "export", help="a run's results as one table (CSV or Parquet) for pandas",
+        description="Write every stored result of RUN_DIR as one row per cell × column × metric "
+                    "with every field that identifies it (suite, run, dataset, class, "
+                    "repetition, model, column, label, detector, rule, measure, grid, params, "
+                    "metric), the value, the oracle flag, the seeds, the test set's size, "
+                    "timings and the fit's facts (info_*). Writes only -o FILE (never into the "
+                    "run directory unless FILE is there) and refuses an existing FILE without "
+                    "--force. In Python: anobench.load_run(RUN_DIR) gives the same table as a "
+                    "pandas DataFrame.")
+    ex.add_argument("run_dir", help="results/<suite>/<run-id>")
+    ex.add_argument("--format", choices=["csv", "parquet"], default="csv",
+                    help="csv (default) or parquet (needs pyarrow: the parquet extra)")
+    ex.add_argument("-o", "--output", default=None, metavar="FILE",
+                    help="file to write (default: CSV on standard output; parquet needs a file)")
+    ex.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    ex.set_defaults(func=cmd_export)
 
     v = sub.add_parser("validate", parents=[data_dir], help="check a suite without training",
                        description="Run every check of a suite (keys, types, plugins, "

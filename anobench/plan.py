@@ -39,11 +39,13 @@ import numpy as np
 
 from anobench.api import FitCost, LabeledData
 from anobench.deadline import CellTimeout, deadline
-from anobench.protocol import derive_seed, normal_key, test_set_sizes, train_val_split
+from anobench.protocol import normal_key, test_set_sizes, train_val_split
 from anobench.registry import Registry
 from anobench.runner import samples_read
 from anobench.suite import Suite
-from anobench.units import Cell, ModelGroup, cohort_key, cohort_size_for, instantiate
+from anobench.units import (
+    Cell, ModelGroup, cell_seeds, cohort_key, cohort_size_for, instantiate,
+)
 
 #: Training samples of the two timed fits of a detector without ``fit_cost``.
 FIT_SIZES = (256, 1024)
@@ -204,7 +206,7 @@ def class_sizes(suite: Suite, datasets: dict[str, LabeledData]
         for normal in entry.classes or data.classes:
             nk = normal_key(normal)
             X, X_val = train_val_split(data, normal, suite.val_fraction,
-                                       derive_seed(suite.seed, entry.label, nk, "split"))
+                                       cell_seeds(suite.seed, entry.label, nk, 0)["split"])
             normals, anomalies, _ = test_set_sizes(data, normal, entry.anomalies,
                                                    entry.anomaly_ratio)
             sizes = ClassSizes(len(X), 0 if X_val is None else len(X_val), normals + anomalies)
