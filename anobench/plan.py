@@ -8,18 +8,18 @@ the device the run would use, from real work timed here and now:
 
 * a detector trained in epochs (one with ``fit_cost``,
   :meth:`anobench.api.Detector.fit_cost`) times a few real training steps at
-  its batch size on samples of the data, in a cohort of the size the run
-  uses. A work unit costs set-up + epochs × (training steps × step time +
-  validation batches × batch time) + test samples × scoring time, with the
-  epochs between the fewest the schedule allows (early stopping: patience + 1)
-  and the most (``max_epochs``): the range.
+  its batch size on samples of the data (once per sample shape), in a cohort
+  of the size the run uses. A work unit costs set-up + epochs × (training
+  steps × step time + validation batches × batch time) + test samples ×
+  scoring time, with the epochs between the fewest the schedule allows
+  (early stopping: patience + 1) and the most (``max_epochs``): the range.
 * any other detector is fitted for real on 256 and 1,024 training samples of
-  the entry's first class (all of them when fewer; a fit under 2 s twice,
-  the quicker kept) and scores up to 1,024 test samples. A fit on n samples
-  is taken as t·(n/m)^k, with k from the two fits clamped to [0, 3] and
-  k ± 0.5 giving the range (k from 1 to 2 when one fit had to do); scoring a
-  sample costs from what was timed up to that × n/m (models that compare a
-  sample with their training data).
+  the first class of the first dataset of each sample shape (all of them
+  when fewer; a fit under 2 s twice, the quicker kept) and scores up to 1,024
+  test samples. A fit on n samples is taken as t·(n/m)^k, with k from the
+  two fits clamped to [0, 3] and k ± 0.5 giving the range (k from 1 to 2
+  when one fit had to do); scoring a sample costs from what was timed up to
+  that × n/m (models that compare a sample with their training data).
 
 The range is for one job (``--jobs 1``) on the machine as it is loaded now;
 splitting data, metrics and writing records are not timed. A model whose
@@ -29,6 +29,7 @@ to be not estimated; the rest is planned.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ from anobench.units import (
 #: Training samples of the two timed fits of a detector without ``fit_cost``.
 FIT_SIZES = (256, 1024)
 #: A first fit slower than this is not followed by the second (the range widens instead).
-SLOW_FIT = 10.0
+SLOW_FIT = 30.0
 #: Fits quicker than this are timed twice, and the quicker time kept.
 QUICK_FIT = 2.0
 #: Test samples scored when timing a detector without ``fit_cost``.
@@ -241,7 +242,7 @@ def make_plan(suite: Suite, registry: Registry, datasets: dict[str, LabeledData]
             mp = models[group.key]
             fit_cost = getattr(group.cls, "fit_cost", None)
             n_draw = _draw_samples(group, registry)
-            key = (group.key, label, len(unit), n_draw)
+            key = (group.key, X.shape[1:], len(unit), n_draw)  # the first dataset of a shape
             if key not in costs:
                 costs[key] = _calibrate(group, fit_cost, X, X_val, test_rows[label], device,
                                         len(unit), n_draw, limit)
@@ -298,6 +299,9 @@ def _calibrate(group: ModelGroup, fit_cost: Any, X: np.ndarray, X_val: np.ndarra
                X_test: np.ndarray, device: str | None, members: int, n_draw: int | None,
                limit: float) -> FitCost | _Scaled | Exception:
     """Time one model; a plugin that fails, exits or runs past ``limit`` s is not estimated."""
+    training = logging.getLogger("anobench.training")
+    level = training.level
+    training.setLevel(logging.WARNING)  # no progress lines of the timed fits
     try:
         with deadline(limit):
             if callable(fit_cost):
@@ -310,6 +314,8 @@ def _calibrate(group: ModelGroup, fit_cost: Any, X: np.ndarray, X_val: np.ndarra
         return TimeoutError(f"timing it took longer than {limit:g} s")
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin failed: say so, plan the rest
         return exc if isinstance(exc, Exception) else RuntimeError(f"SystemExit({exc.code})")
+    finally:
+        training.setLevel(level)
 
 
 # ------------------------------------------------------------------ words

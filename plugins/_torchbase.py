@@ -173,11 +173,12 @@ class TorchDetector(Detector):
         """Time real training steps, a validation batch and scoring on samples of ``X``.
 
         Fits of one epoch each (the fit path of a run: :meth:`fit`, or
-        :meth:`fit_cohort` for ``members`` > 1): a warm-up of one step, then
-        twice, alternated, one of one step and one of ``1 + COST_STEPS`` steps;
-        with the quicker time of each, a step is their difference divided by
-        ``COST_STEPS`` and the rest of the one-step fit is the set-up (when the
-        difference drowns in noise, the longer fit counts as steps only).
+        :meth:`fit_cohort` for ``members`` > 1): a warm-up of one step, one of
+        one step and one of ``1 + COST_STEPS`` steps (both once more when
+        their difference is implausibly small, the quicker times kept); a
+        step is their difference divided by ``COST_STEPS`` and the rest of the
+        one-step fit is the set-up (when the difference drowns in noise, the
+        longer fit counts as steps only).
         Then one validation batch (the loss without
         gradients) and scoring (or a posterior draw of ``n_samples``) on up to
         512 samples (at most 2,048 decoded), each timed after a warm-up call.
@@ -200,12 +201,10 @@ class TorchDetector(Detector):
             return seconds, out[0]
 
         fit(1)
-        ones, mores = [], []
-        for _ in range(2):  # alternated, the quicker of two kept: a busy machine stalls any one
-            ones.append(fit(1)[0])
-            seconds, det = fit(1 + cls.COST_STEPS)
-            mores.append(seconds)
-        one, more = min(ones), min(mores)
+        one, (more, det) = fit(1)[0], fit(1 + cls.COST_STEPS)
+        if more - one <= 0.2 * more:  # a stall (a busy machine) spoiled one: once more, keep the min
+            one, (again, det) = min(one, fit(1)[0]), fit(1 + cls.COST_STEPS)
+            more = min(more, again)
         step = (more - one) / cls.COST_STEPS
         if step <= 0.05 * more / (1 + cls.COST_STEPS):  # too noisy to split: count it all as steps
             step, one = more / (1 + cls.COST_STEPS), 0.0
