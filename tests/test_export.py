@@ -132,3 +132,11 @@ def test_failed_cells_are_counted_not_exported(tmp_path, capsys):
         fh.write(json.dumps({"kind": "cell", "cell": "d/9/0/m", "status": "error"}) + "\n")
     assert main(["export", str(run), "-o", str(tmp_path / "x.csv")]) == 0
     assert "1 failed cell(s) have no value and no row" in capsys.readouterr().err
+
+
+def test_help_names_the_fields_and_the_rules(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["export", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert e.value.code == 0 and "--force" in out and "anobench.load_run" in out
+    assert "never into the run directory" in out

@@ -175,3 +175,11 @@ def test_plan_bad_input_is_one_line(write_suite, capsys):
 def test_span_words():
     assert span(30, 30) == "30 s" and span(20, 40) == "20–40 s"
     assert span(30, 7200) == "30 s – 2.0 h" and span(3 * 86400, 4 * 86400) == "3.0–4.0 days"
+
+
+def test_help_says_how_it_estimates(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["plan", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert e.value.code == 0 and "patience + 1" in out and "max_epochs" in out
+    assert "anobench run prints the same estimate" in out.replace("`", "")
