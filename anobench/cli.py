@@ -257,8 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser(
         "export", help="a run's results as one table (CSV or Parquet) for pandas",
-        description="Write every stored result of RUN_DIR as one row per cell × column × metric "
-                    "with every field that identifies it (suite, run, dataset, class, "
+        description="Write every stored result of RUN_DIR as one row per cell × column × "
+                    "measure × metric with every field that identifies it (suite, run, dataset, class, "
                     "repetition, model, column, label, detector, rule, measure, grid, params, "
                     "metric), the value, the oracle flag, the seeds, the test set's size, "
                     "timings and the fit's facts (info_*). Writes only -o FILE (never into the "

@@ -81,8 +81,8 @@ def kept_figures(run_dir: Path, stamp: str) -> KeptFigures | None:
         state = ("they were drawn from other records or report options than the tables "
                  "above and may not match them")
     note = (f"{len(images)} figure(s) {source}, drawn by an earlier rendering of this report and "
-            f"not redrawn now (figures are off); {state}. Redraw them with "
-            f"`anobench report RUN_DIR` without --no-figures.")
+            f"not redrawn now (figures are off: --no-figures, [report] figures = false or no "
+            f"matplotlib); {state}. Redraw them with `anobench report RUN_DIR`.")
     if gone:
         note += f" {gone} figure(s) of that rendering are no longer on disk and are left out."
     return KeptFigures(images, note)
