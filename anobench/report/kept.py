@@ -63,7 +63,8 @@ def save_index(run_dir: Path, images: list[Image], stamp: str) -> None:
 def kept_figures(run_dir: Path, stamp: str) -> KeptFigures | None:
     """The figures of the last render that drew any, if their files are still there."""
     run_dir = Path(run_dir)
-    listed, same = _from_index(run_dir, stamp)
+    listed, matches = _from_index(run_dir, stamp)
+    same: bool | None = matches  # None: not known (no index)
     source = f"listed in {INDEX}"
     if listed is None:
         listed, same, source = _from_report_md(run_dir), None, "linked from the previous report.md"
