@@ -163,6 +163,9 @@ def test_run_prints_the_plans_estimate_when_it_starts(write_suite, tmp_path, cap
     assert cli.main(["run", str(path), "--results", str(tmp_path / "r"), "--no-figures"]) == 0
     err = capsys.readouterr().err
     assert "anobench: estimated time for 2 cell(s) on cpu: " in err
+    (run,) = (tmp_path / "r" / "planned").iterdir()
+    assert cli.main(["run", str(path), "--resume", str(run), "--no-figures"]) == 0
+    assert "anobench: estimated time for 0 cell(s) on cpu: 0 s" in capsys.readouterr().err
 
 
 def test_plan_bad_input_is_one_line(write_suite, capsys):
