@@ -31,6 +31,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,7 @@ class Plan:
     models: list[ModelPlan] = field(default_factory=list)
     load_seconds: float = 0.0  # loading the data (counted in the estimate)
     timing_seconds: float = 0.0  # what the timed steps and fits took
+    busy: str = ""  # the machine's load while timing, in words ("" where unknown)
 
     @property
     def trainings(self) -> int:
@@ -264,7 +266,17 @@ def make_plan(suite: Suite, registry: Registry, datasets: dict[str, LabeledData]
                     member.low += low
                     member.high += high
     plan.timing_seconds = time.perf_counter() - start
+    plan.busy = _busy()
     return plan
+
+
+def _busy() -> str:
+    """The 1-minute load average against the cores, which the timings depend on."""
+    try:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    except (AttributeError, OSError):
+        return ""
+    return f"load average {load:.1f} on {cores} core(s)"
 
 
 def _units(block: list[Cell], device: str, shape: tuple[int, ...],
@@ -358,9 +370,10 @@ def estimate_line(plan: Plan, jobs: int = 1) -> str:
             if unknown else "")
     shared = (f"; {jobs} jobs share it: from {duration(plan.low / jobs)} at best"
               if jobs > 1 else "")
+    busy = f", {plan.busy}" if plan.busy else ""
     return (f"estimated time for {todo} cell(s) on {plan.device}: {span(plan.low, plan.high)} "
-            f"(one job{shared}; real training steps and fits timed here now × the schedule's "
-            f"fewest and most epochs{part})")
+            f"(one job{shared}; real training steps and fits timed here now{busy} × the "
+            f"schedule's fewest and most epochs{part})")
 
 
 def cpu_warning(plan: Plan) -> str | None:
