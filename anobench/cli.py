@@ -289,10 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "batch size and sample shape (a cohort as the run would stack it) and a "
                     "validation batch and scoring, and multiplies them by each class's data and "
                     "the schedule's fewest (patience + 1) and most (max_epochs) epochs; other "
-                    "detectors are fitted for real on 256 and 1,024 training samples and the "
-                    "time scaled to each class's size. One job; takes seconds, trains no model "
-                    "to the end. Warns when more than an hour would run on a CPU. `anobench "
-                    "run` prints the same estimate when it starts.")
+                    "detectors are fitted for real on 256, 1,024, ... training samples while a "
+                    "fit is quick and the time scaled to each class's size. One job; takes "
+                    "seconds, trains no model to the end. Warns when more than an hour would "
+                    "run on a CPU. `anobench run` prints the same estimate when it starts.")
     pl.add_argument("suite", help="suite TOML file")
     pl.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
                     help="device the run would use (default: the suite's, else auto)")

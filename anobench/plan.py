@@ -13,12 +13,14 @@ the device the run would use, from real work timed here and now:
   steps × step time + validation batches × batch time) + test samples ×
   scoring time, with the epochs between the fewest the schedule allows
   (early stopping: patience + 1) and the most (``max_epochs``): the range.
-* any other detector is fitted for real on 256 and 1,024 training samples of
-  the first class of the first dataset of each sample shape (all of them
-  when fewer; a fit under 2 s twice, the quicker kept) and scores up to 1,024
-  test samples. A fit on n samples is taken as t·(n/m)^k, with k from the
+* any other detector is fitted for real on 256 training samples of the
+  first class of the first dataset of each sample shape, then on 4 times
+  more (at most all of them) while a fit takes under a second (a second fit
+  unless the first took 30 s; a fit under 2 s is timed twice, the quicker
+  kept), and scores up to 1,024 test samples. A fit on n samples is taken
+  as t·(n/m)^k from the last fit (m samples, t seconds), with k from the last
   two fits clamped to [0, 3] and k ± 0.5 giving the range (k from 1 to 2
-  when one fit had to do); scoring a sample costs from what was timed up to
+  after a single fit); scoring a sample costs from what was timed up to
   that × n/m (models that compare a sample with their training data).
 
 The range is for one job (``--jobs 1``) on the machine as it is loaded now;
@@ -49,9 +51,11 @@ from anobench.units import (
     Cell, ModelGroup, cell_seeds, cohort_key, cohort_size_for, instantiate,
 )
 
-#: Training samples of the two timed fits of a detector without ``fit_cost``.
-FIT_SIZES = (256, 1024)
-#: A first fit slower than this is not followed by the second (the range widens instead).
+#: Training samples of the first timed fit of a detector without ``fit_cost``; each next
+#: fit takes 4 times more (at most all of them) while the last took under LADDER_SECONDS.
+FIT_START = 256
+LADDER_SECONDS = 1.0
+#: ... but a second fit is made unless the first took longer than this (k needs two).
 SLOW_FIT = 30.0
 #: Fits quicker than this are timed twice, and the quicker time kept.
 QUICK_FIT = 2.0
@@ -148,7 +152,6 @@ class _Scaled:
 def _time_fits(group: ModelGroup, X: np.ndarray, X_val: np.ndarray | None, X_test: np.ndarray,
                device: str | None) -> _Scaled:
     n = len(X)
-    sizes = sorted({min(n, s) for s in FIT_SIZES})
     rows = X_test[:SCORE_ROWS]
 
     def fit(m: int, again: bool = True) -> tuple[float, Any]:
@@ -161,22 +164,28 @@ def _time_fits(group: ModelGroup, X: np.ndarray, X_val: np.ndarray | None, X_tes
         return seconds, det
 
     fit(min(n, 64), False)[1].score(rows[:16])  # warm-up: imports, first calls
-    timed = [(sizes[0], *fit(sizes[0]))]
-    if len(sizes) > 1 and timed[0][1] <= SLOW_FIT:
-        timed.append((sizes[1], *fit(sizes[1])))
-    (m1, f1, _), (m, f, det) = timed[0], timed[-1]
+    timed: list[tuple[int, float, Any]] = []
+    m = min(n, FIT_START)
+    while True:  # up the ladder while fits are quick: small fits hide how a fit grows
+        timed.append((m, *fit(m)))
+        seconds = timed[-1][1]
+        if m >= n or seconds >= (SLOW_FIT if len(timed) < 2 else LADDER_SECONDS):
+            break
+        m = min(n, m * 4)
+    m, f, det = timed[-1]
     t0 = time.perf_counter()
     det.score(rows)
     per_row = (time.perf_counter() - t0) / len(rows)
-    if len(timed) == 2 and f1 > 0 and f > 0:
+    sizes = " and ".join(f"{s:,} ({_secs(t)})" for s, t, _ in timed[-2:])
+    if len(timed) >= 2 and timed[-2][1] > 0 and f > 0:
+        m1, f1 = timed[-2][:2]
         k = min(3.0, max(0.0, math.log(f / f1) / math.log(m / m1)))
         ks = (max(0.0, k - 0.5), min(3.0, k + 0.5))
-        fits = f"fits on {m1:,} and {m:,} training samples took {_secs(f1)} and {_secs(f)}"
     else:
         ks = (1.0, 2.0)
-        fits = f"a fit on {m:,} training samples took {_secs(f)}"
-    how = (f"{fits}: a fit on n samples is taken as {_secs(f)}·(n/{m:,})^k, k {ks[0]:.1f}–"
-           f"{ks[1]:.1f}; scoring took {_secs(per_row * 1e3)} per 1,000 test samples")
+    how = (f"fits on {sizes} training samples: a fit on n samples is taken as "
+           f"{_secs(f)}·(n/{m:,})^k, k {ks[0]:.1f}–{ks[1]:.1f}; scoring took "
+           f"{_secs(per_row * 1e3)} per 1,000 test samples")
     return _Scaled(m, f, ks, per_row, how)
 
 

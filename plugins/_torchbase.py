@@ -180,8 +180,9 @@ class TorchDetector(Detector):
         one-step fit is the set-up (when the difference drowns in noise, the
         longer fit counts as steps only).
         Then one validation batch (the loss without
-        gradients) and scoring (or a posterior draw of ``n_samples``) on up to
-        512 samples (at most 2,048 decoded), each timed after a warm-up call.
+        gradients) and scoring of ``SCORE_BATCH`` samples, each timed after a
+        warm-up call; for a posterior draw of ``n_samples``, the draw at the
+        mean plus ``n_samples`` times what one sample adds to it.
         """
         base = dict(params, device=device)
         probe = cls(**base)
@@ -215,20 +216,21 @@ class TorchDetector(Detector):
             with torch.no_grad(), det._threads():
                 objective(det.model_, xb, False, gen).sum().item()
 
-        n_rows = max(16, min(512, 2048 // (1 + (n_samples or 0))))
+        xs = rows(SCORE_BATCH)
+        if n_samples is None:
+            scoring = _timed(lambda: det.score(xs[:8]), lambda: det.score(xs))
+        else:  # the draw at mu, then L times one sample's share (timed with one)
+            def draw(n: int, k: int = SCORE_BATCH) -> None:
+                det.posterior_draw(xs[:k], n_samples=n, seed=0)
 
-        def score(n: int = n_rows) -> None:
-            if n_samples is None:
-                det.score(rows(n))
-            else:
-                det.posterior_draw(rows(n), n_samples=n_samples, seed=0)
-
+            at_mu = _timed(lambda: draw(1, 8), lambda: draw(0))
+            with_one = _timed(lambda: None, lambda: draw(1)) if n_samples else at_mu
+            scoring = at_mu + n_samples * max(with_one - at_mu, 0.0)
         return FitCost(epochs=(min(probe.patience + 1, probe.max_epochs), probe.max_epochs),
                        batch_size=bs, step_seconds=step,
                        eval_seconds=_timed(validate, validate) * members,
                        setup_seconds=max(one - step, 0.0),
-                       score_seconds_per_row=_timed(lambda: score(8), score) / n_rows,
-                       members=members)
+                       score_seconds_per_row=scoring / SCORE_BATCH, members=members)
 
     def _init(self, model: nn.Module, seed: int) -> nn.Module:
         keras_init_(model, make_generator(seed, "cpu"))
