@@ -3,6 +3,7 @@
 * :class:`LabeledData` — what a dataset loader returns.
 * :class:`Detector` — base class for detectors (optional: any class with the
   same methods works). Sign convention: **higher score = more anomalous**.
+* :class:`FitCost` — what one fit costs, timed by a detector for ``anobench plan``.
 * :class:`LatentDetector` — a detector with a Gaussian posterior, which the
   scoring rules can reduce.
 * :class:`PosteriorDraw` — one draw of the posterior for a test set; every
@@ -57,6 +58,43 @@ class LabeledData:
     @property
     def classes(self) -> tuple[int, ...]:
         return tuple(int(c) for c in np.unique(np.concatenate([self.y_train, self.y_test])))
+
+
+@dataclass(frozen=True)
+class FitCost:
+    """What fitting and scoring one model of a detector costs, timed on real steps.
+
+    Returned by the optional :meth:`Detector.fit_cost`; ``anobench plan``
+    multiplies it by the size of each cell's data and the schedule's bounds.
+
+    Attributes
+    ----------
+    epochs : (int, int)
+        Fewest and most epochs the schedule allows: early stopping cannot
+        stop before ``patience + 1``; ``max_epochs`` (each capped by the other).
+    batch_size : int
+        Training samples per step.
+    step_seconds : float
+        One training step (forward, backward, optimiser) of ``members`` models
+        trained together, at ``batch_size``.
+    eval_seconds : float
+        One validation batch (loss without gradients) of the ``members`` models.
+    setup_seconds : float
+        Once per fit: building and initialising the networks, moving the data.
+    score_seconds_per_row : float
+        Scoring one test sample with one fitted model (latent detectors: the
+        posterior draw with the ``n_samples`` asked for).
+    members : int
+        Models trained together (a cohort) in the timed steps.
+    """
+
+    epochs: tuple[int, int]
+    batch_size: int
+    step_seconds: float
+    eval_seconds: float
+    setup_seconds: float
+    score_seconds_per_row: float
+    members: int = 1
 
 
 class Detector:
@@ -126,6 +164,20 @@ class Detector:
         trains, so a typo such as ``likelihood = "bernouli"`` is refused at
         load. The default accepts everything (types are checked separately).
         """
+
+    @classmethod
+    def fit_cost(cls, params: dict[str, Any], X: np.ndarray, *, device: str, members: int = 1,
+                 n_samples: int | None = None) -> FitCost | None:
+        """Optional, for detectors trained in epochs: time a few real steps (``anobench plan``).
+
+        ``X`` holds training samples of the data (repeat them if more are
+        needed); ``device`` is ``"cpu"`` or ``"cuda"``; ``members`` models
+        are timed as one cohort (see :meth:`fit_cohort` above); ``n_samples``
+        is the posterior samples the scoring rules read (``None``: score with
+        :meth:`score`). It must take seconds, never a whole fit. ``None`` (the
+        default): the plan times real fits on subsets of the data instead.
+        """
+        return None
 
     @classmethod
     def check_data(cls, params: dict[str, Any], sample_shape: tuple[int, ...]) -> None:

@@ -1,4 +1,4 @@
-"""The ``anobench`` command line: run, report, rescore, compare, validate, list, data."""
+"""The ``anobench`` command line: run, report, rescore, compare, export, validate, plan, list, data."""
 from __future__ import annotations
 
 import argparse
@@ -34,10 +34,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         device=args.device, resume=args.resume, jobs=jobs, executor=args.executor,
         executor_options={"address": args.address} if args.address else None,
         cohort_size=cohort, keep_models=args.keep_models, crash_watch=True,
+        on_start=_print_estimate(registry, cohort, jobs),
     )
     done = render_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(done, args.tables)
     return 1 if failed else 0
+
+
+def _print_estimate(registry, cohort: int | None, jobs: int):
+    """``run``'s start: the same estimate as ``anobench plan``, for the cells still to run."""
+    def hook(suite, datasets, groups, todo, device, done) -> None:
+        from anobench.plan import cpu_warning, estimate_line, make_plan
+
+        try:
+            plan = make_plan(suite, registry, datasets, groups, todo, device, done=done,
+                             cohort_size=cohort)
+        except Exception as exc:  # noqa: BLE001 - an estimate never stops a run
+            print(terminal(f"anobench: no time estimate ({type(exc).__name__}: {exc})"),
+                  file=sys.stderr)
+            return
+        for line in (estimate_line(plan, jobs), cpu_warning(plan)):
+            if line:
+                print(terminal(f"anobench: {line}"), file=sys.stderr, flush=True)
+    return hook
 
 
 def _print_report(done, tables: bool) -> None:
@@ -92,37 +111,41 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    from anobench.checks import (
-        check_data_fit,
-        check_device,
-        check_test_sets,
-        count_cells,
-        load_datasets,
-        resolve_suite_classes,
-    )
-    from anobench.units import model_groups
-    from anobench.suite import load_suite
+def cmd_export(args: argparse.Namespace) -> int:
+    from anobench.export import export_run
 
-    registry = _registry()
-    suite = load_suite(args.suite, registry)
-    datasets = load_datasets(suite, registry, args.data_dir)
-    suite = resolve_suite_classes(suite, datasets)
-    count_cells(suite, datasets)  # before anything is expanded by class
-    check_test_sets(suite, datasets)
-    check_data_fit(suite, registry, datasets)
-    groups = model_groups(suite, registry)
-    check_device(suite, groups)
-    n_classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
-    cells = n_classes * suite.repetitions * len(groups)
-    print(terminal(f"{args.suite}: OK — suite {suite.name!r}: {len(suite.datasets)} dataset(s), "
-          f"{n_classes} normal class(es), {suite.repetitions} repetition(s), "
-          f"{len(suite.detectors)} detector config(s) in {len(groups)} model(s): {cells} cells"))
-    if suite.keep_models or args.keep_models:
+    table = export_run(args.run_dir, args.output, args.format, force=args.force)
+    where = "standard output" if args.output in (None, "-") else args.output
+    failed = f"; {table.failed} failed cell(s) have no value and no row" if table.failed else ""
+    print(terminal(f"anobench: {len(table.rows)} row(s) of {table.cells} finished cell(s) to "
+                   f"{where} ({args.format}){failed}"), file=sys.stderr)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from anobench.plan import check_suite
+
+    c = check_suite(args.suite, _registry(), args.data_dir)
+    cells = c.classes * c.suite.repetitions * len(c.groups)
+    print(terminal(f"{args.suite}: OK — suite {c.suite.name!r}: {len(c.suite.datasets)} "
+                   f"dataset(s), {c.classes} normal class(es), {c.suite.repetitions} "
+                   f"repetition(s), {len(c.suite.detectors)} detector config(s) in "
+                   f"{len(c.groups)} model(s): {cells} cells (time: anobench plan)"))
+    if c.suite.keep_models or args.keep_models:
         from anobench.modelstore import estimate_store
 
         print("models kept (keep_models):")
-        print(terminal("\n".join(estimate_store(suite, datasets, groups).lines())))
+        print(terminal("\n".join(estimate_store(c.suite, c.datasets, c.groups).lines())))
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from anobench.executors import positive_or_auto
+    from anobench.plan import plan_suite, plan_text
+
+    cohort = positive_or_auto("--cohort-size", args.cohort_size)
+    print(terminal(plan_text(plan_suite(args.suite, _registry(), data_dir=args.data_dir,
+                               device=args.device, cohort_size=cohort))))
     return 0
 
 
@@ -222,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue a run: skip finished cells (default: the latest run of the "
                         "suite); a cell that was running when the run crashed runs first, "
                         "in a separate process")
-    r.add_argument("--no-figures", action="store_true", help="skip the report's figures")
+    r.add_argument("--no-figures", action="store_true",
+                   help="draw no figures (figures an earlier report of the run drew are kept)")
     r.add_argument("--jobs", default="1", metavar="N|auto",
                    help="work units (cells or cohorts) run at once, at most 1024; auto = CPU "
                         "cores (default: 1); several CUDA devices are shared out among the "
@@ -295,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="treat oracle columns (best, worst: they choose with the test labels) "
                           "as columns: bold, marks, ranks, CD diagrams and verdicts (default: "
                           "[report] oracles, else false: they are shown as bounds)")
-    rep.add_argument("--no-figures", action="store_true", help="skip the figures")
+    rep.add_argument("--no-figures", action="store_true",
+                     help="draw no figures; figures an earlier report of RUN_DIR drew are kept, "
+                          "files and references, with a note saying they were not redrawn")
     rep.set_defaults(func=cmd_report)
 
     cmp_ = sub.add_parser("compare", parents=[fmt], help="contrast two runs column by column",
@@ -309,6 +335,24 @@ def build_parser() -> argparse.ArgumentParser:
                       help="only this metric (repeatable)")
     cmp_.set_defaults(func=cmd_compare)
 
+    ex = sub.add_parser(
+        "export", help="a run's results as one table (CSV or Parquet) for pandas",
+        description="Write every stored result of RUN_DIR as one row per cell × column × "
+                    "measure × metric with every field that identifies it (suite, run, dataset, class, "
+                    "repetition, model, column, label, detector, rule, measure, grid, params, "
+                    "metric), the value, the oracle flag, the seeds, the test set's size, "
+                    "timings and the fit's facts (info_*). Writes only -o FILE (never into the "
+                    "run directory unless FILE is there) and refuses an existing FILE without "
+                    "--force. In Python: anobench.load_run(RUN_DIR) gives the same table as a "
+                    "pandas DataFrame.")
+    ex.add_argument("run_dir", help="results/<suite>/<run-id>")
+    ex.add_argument("--format", choices=["csv", "parquet"], default="csv",
+                    help="csv (default) or parquet (needs pyarrow: the parquet extra)")
+    ex.add_argument("-o", "--output", default=None, metavar="FILE",
+                    help="file to write (default: CSV on standard output; parquet needs a file)")
+    ex.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    ex.set_defaults(func=cmd_export)
+
     v = sub.add_parser("validate", parents=[data_dir], help="check a suite without training",
                        description="Run every check of a suite (keys, types, plugins, "
                                    "parameters, rules, data, classes) except training. Like "
@@ -318,6 +362,27 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--keep-models", action="store_true",
                    help="also estimate the size of the kept models (as with keep_models = true)")
     v.set_defaults(func=cmd_validate)
+
+    pl = sub.add_parser(
+        "plan", parents=[data_dir], help="cells, trainings, cohorts and an estimated time",
+        description="What `anobench run SUITE` would do, without running it: cells, models "
+                    "trained in epochs, work units (cohorts) and an estimated time range on the "
+                    "device the run would use. Runs every check of `validate` (so it loads the "
+                    "data: their sizes and sample shapes set the estimate), then times, on this "
+                    "machine now, a few real training steps of each neural detector at its "
+                    "batch size and sample shape (a cohort as the run would stack it) and a "
+                    "validation batch and scoring, and multiplies them by each class's data and "
+                    "the schedule's fewest (patience + 1) and most (max_epochs) epochs; other "
+                    "detectors are fitted for real on 256, 1,024, ... training samples while a "
+                    "fit is quick and the time scaled to each class's size. One job; takes "
+                    "seconds, trains no model to the end. Warns when more than an hour would "
+                    "run on a CPU. `anobench run` prints the same estimate when it starts.")
+    pl.add_argument("suite", help="suite TOML file")
+    pl.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                    help="device the run would use (default: the suite's, else auto)")
+    pl.add_argument("--cohort-size", default="auto", metavar="N|auto",
+                    help="as for run: cells of one detector and class trained together")
+    pl.set_defaults(func=cmd_plan)
 
     ls = sub.add_parser("list", help="list detectors, scoring rules and datasets with their plugin")
     ls.set_defaults(func=cmd_list)

@@ -184,6 +184,7 @@ def run_suite(
     cohort_size: int | None = None,
     keep_models: bool = False,
     crash_watch: bool = False,
+    on_start: Callable[..., None] | None = None,
 ) -> tuple[Path, int]:
     """Run every cell not yet done; return ``(run_dir, n_failed_cells)``.
 
@@ -198,6 +199,8 @@ def run_suite(
     them) stores each trained model under the run (:mod:`anobench.modelstore`). ``crash_watch``
     starts a watcher that names the cell if an in-process run dies
     (:mod:`anobench.crashguard`).
+    ``on_start(suite, datasets, groups, todo, device, done)`` is called once the cells
+    still to run are known, before the first runs (``anobench run`` prints its plan).
     """
     out = TerminalStream(stream or sys.stderr)  # labels and class names are user text
     datasets = load_datasets(suite, registry, data_dir)
@@ -212,7 +215,7 @@ def run_suite(
     ex = make_executor(registry, executor, jobs, _cuda_devices(dev, jobs),
                        **(executor_options or {})) if owned else executor
     run = dict(dev=dev, out=out, on_cell=on_cell, executor=ex, owned=owned, jobs=jobs,
-               cohort_size=cohort_size, crash_watch=crash_watch)
+               cohort_size=cohort_size, crash_watch=crash_watch, on_start=on_start)
 
     ident = run_identity(suite.sha256, suite.seed)
     planned = [c[4] for c in suite_cells(suite, datasets, groups)]  # for the report's state
@@ -356,7 +359,8 @@ def make_executor(registry: Registry, name: str | None, jobs: int, devices: list
 
 
 def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWriter, *, dev, out,
-               on_cell, executor, owned, jobs, cohort_size, crashed=(), crash_watch=False) -> int:
+               on_cell, executor, owned, jobs, cohort_size, on_start, crashed=(),
+               crash_watch=False) -> int:
     """Run the cells not in ``skip`` on ``executor``; return the number of failed cells.
 
     ``crashed``: cells a dead in-process run was running (:mod:`anobench.crashguard`).
@@ -369,6 +373,8 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWrit
     print(f"anobench: suite {suite.name!r}: {len(cells)} cells ({len(cells) - len(todo)} done "
           f"earlier), device {dev or 'cpu'}, results in {run_dir}"
           + (f", {jobs} jobs ({type(executor).name})" if jobs > 1 else ""), file=out, flush=True)
+    if on_start:
+        on_start(suite, datasets, groups, todo, dev, len(cells) - len(todo))
     count = {"k": 0, "failed": 0, "total": len(todo), "start": time.perf_counter()}
     resume = f"anobench run {suite.path} --resume {run_dir}"
     guard = CrashGuard(run_dir, resume, crash_watch) if executor.in_process else None

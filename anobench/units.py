@@ -241,6 +241,17 @@ def check_cohort_result(out: list[Any], n: int) -> None:
                              f"{n}); each member must be its own fitted detector")
 
 
+def cell_seeds(suite_seed: int, dataset: str, normal: str, repetition: int) -> dict[str, int]:
+    """The seeds of one cell: its class's training/validation split, its anomaly draw, its
+    model and its posterior draw (stored records carry the model's as ``seed``)."""
+    return {
+        "split": derive_seed(suite_seed, dataset, normal, "split"),
+        "anomalies": derive_seed(suite_seed, dataset, normal, repetition, "anomalies"),
+        "model": derive_seed(suite_seed, dataset, normal, repetition, "model"),
+        "draw": derive_seed(suite_seed, dataset, normal, repetition, "draw"),
+    }
+
+
 def cell_tasks(cells: list[Cell], datasets: dict[str, LabeledData], suite: Suite) -> list[CellTask]:
     """The tasks of cells of one (dataset, class), with the split of each repetition.
 
@@ -252,12 +263,7 @@ def cell_tasks(cells: list[Cell], datasets: dict[str, LabeledData], suite: Suite
     for entry, normal, rep, group, cid in cells:
         data = datasets[entry.label]
         nk = normal_key(normal)
-        seeds = {
-            "split": derive_seed(suite.seed, entry.label, nk, "split"),
-            "anomalies": derive_seed(suite.seed, entry.label, nk, rep, "anomalies"),
-            "model": derive_seed(suite.seed, entry.label, nk, rep, "model"),
-            "draw": derive_seed(suite.seed, entry.label, nk, rep, "draw"),
-        }
+        seeds = cell_seeds(suite.seed, entry.label, nk, rep)
         if rep not in splits:
             split = one_class_split(
                 data, normal, anomaly_ratio=entry.anomaly_ratio, val_fraction=suite.val_fraction,

@@ -9,6 +9,7 @@ model, :meth:`TorchDetector.fit_cohort` several at once (stacked,
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from anobench.api import Detector
+from anobench.api import Detector, FitCost
 from anobench.errors import DataError
 from anobench.nn import describe, keras_init_
 from anobench.training import (
@@ -195,6 +196,74 @@ class TorchDetector(Detector):
         state = det._network().state_dict()
         return int(sum(v.numel() * v.element_size() for v in state.values()))
 
+    #: Training steps timed by :meth:`fit_cost` (after a warm-up fit of one step).
+    COST_STEPS = 3
+
+    @classmethod
+    def fit_cost(cls, params: dict[str, Any], X: np.ndarray, *, device: str, members: int = 1,
+                 n_samples: int | None = None) -> FitCost:
+        """Time real training steps, a validation batch and scoring on samples of ``X``.
+
+        Fits of one epoch each (the fit path of a run: :meth:`fit`, or
+        :meth:`fit_cohort` for ``members`` > 1): a warm-up of one step, one of
+        one step and one of ``1 + COST_STEPS`` steps (both once more when
+        their difference is implausibly small, the quicker times kept); a
+        step is their difference divided by ``COST_STEPS`` and the rest of the
+        one-step fit is the set-up (when the difference drowns in noise, the
+        longer fit counts as steps only).
+        Then one validation batch (the loss without
+        gradients) and scoring of ``SCORE_BATCH`` samples, each timed after a
+        warm-up call; for a posterior draw of ``n_samples``, the draw at the
+        mean plus ``n_samples`` times what one sample adds to it.
+        """
+        base = dict(params, device=device)
+        probe = cls(**base)
+        probe._check_params()
+        bs = probe.batch_size
+        rows = lambda n: np.ascontiguousarray(X[np.arange(n) % len(X)])  # noqa: E731
+
+        def fit(steps: int) -> tuple[float, TorchDetector]:
+            data = rows(bs * steps)
+            dets = [cls(**dict(base, max_epochs=1, random_state=i)) for i in range(members)]
+            t0 = time.perf_counter()
+            out = [dets[0].fit(data, None)] if members == 1 else cls.fit_cohort(dets, data, None)
+            seconds = time.perf_counter() - t0
+            failed = next((d for d in out if isinstance(d, Exception)), None)
+            if failed is not None:
+                raise failed
+            return seconds, out[0]
+
+        fit(1)
+        one, (more, det) = fit(1)[0], fit(1 + cls.COST_STEPS)
+        if more - one <= 0.2 * more:  # a stall (a busy machine) spoiled one: once more, keep the min
+            one, (again, det) = min(one, fit(1)[0]), fit(1 + cls.COST_STEPS)
+            more = min(more, again)
+        step = (more - one) / cls.COST_STEPS
+        if step <= 0.05 * more / (1 + cls.COST_STEPS):  # too noisy to split: count it all as steps
+            step, one = more / (1 + cls.COST_STEPS), 0.0
+        xb = torch.from_numpy(rows(bs)).to(det.device_)
+        objective, gen = det._objective(), make_generator(0, det.device_)
+
+        def validate() -> None:
+            with torch.no_grad(), det._threads():
+                objective(det.model_, xb, False, gen).sum().item()
+
+        xs = rows(SCORE_BATCH)
+        if n_samples is None:
+            scoring = _timed(lambda: det.score(xs[:8]), lambda: det.score(xs))
+        else:  # the draw at mu, then L times one sample's share (timed with one)
+            def draw(n: int, k: int = SCORE_BATCH) -> None:
+                det.posterior_draw(xs[:k], n_samples=n, seed=0)
+
+            at_mu = _timed(lambda: draw(1, 8), lambda: draw(0))
+            with_one = _timed(lambda: None, lambda: draw(1)) if n_samples else at_mu
+            scoring = at_mu + n_samples * max(with_one - at_mu, 0.0)
+        return FitCost(epochs=(min(probe.patience + 1, probe.max_epochs), probe.max_epochs),
+                       batch_size=bs, step_seconds=step,
+                       eval_seconds=_timed(validate, validate) * members,
+                       setup_seconds=max(one - step, 0.0),
+                       score_seconds_per_row=scoring / SCORE_BATCH, members=members)
+
     def _init(self, model: nn.Module, seed: int) -> nn.Module:
         keras_init_(model, make_generator(seed, "cpu"))
         return model.to(self.device_)
@@ -231,3 +300,11 @@ class TorchDetector(Detector):
             info["network"] = describe(model)
         info["cohort_size"] = getattr(self, "cohort_size_", 1)
         return info
+
+
+def _timed(warm_up, fn) -> float:
+    """Seconds of one call of ``fn`` after a call of ``warm_up`` (first-call costs)."""
+    warm_up()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0

@@ -22,6 +22,7 @@ Modules, each importing only those above it::
     render_stats  the words of the paired tests, ranks and figure captions
     prose         verdicts, summary and the terminal's short report in words
     compare       two runs side by side
+    kept          figures of an earlier render, kept when this one draws none
 
 This module is above them all: it only chooses and orders.
 """
@@ -44,6 +45,7 @@ from anobench.report.figures import (
     rule_figures,
     sweep_figures,
 )
+from anobench.report.kept import fingerprint, kept_figures, save_index
 from anobench.report.markup import (
     FORMATS,
     Heading,
@@ -182,10 +184,13 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     blocks += posterior_blocks(run_dir, store.records(("cell",)), records, metrics=options.metrics,
                                alpha=alpha, figures=options.figures if figures is None else figures)
     report = Report(blocks, options, meta, tables, state, found)
-    if not (options.figures if figures is None else figures):
-        return report
-    if UNAVAILABLE:
-        blocks.append(Para(f"Figures skipped: {UNAVAILABLE}", em=True))
+    stamp = fingerprint(run_dir, options)
+    if not (options.figures if figures is None else figures) or UNAVAILABLE:
+        if UNAVAILABLE:
+            blocks.append(Para(f"Figures skipped: {UNAVAILABLE}", em=True))
+        kept = kept_figures(run_dir, stamp)  # never drop figures already made
+        if kept:
+            blocks += [Heading("Figures"), Para(kept.note, em=True), *kept.images]
         return report
     asked = [curve_cell_of_row(c, tables) for c in options.curves]
     chosen = {} if asked else informative_curves(tables, oracles=oracles)
@@ -195,9 +200,10 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
         blocks.append(Para(missing_curves_note(missing), em=True))
     made = (cd_figures(run_dir, ranks) + rule_figures(run_dir, tables, records, options.sem_ddof)
             + sweep_figures(run_dir, tables, pair_secs) + curves)
-    if made:
-        blocks.append(Heading("Figures"))
-        blocks.extend(Image(f.png, f.svg, caption(f)) for f in made)
+    images = [Image(f.png, f.svg, caption(f)) for f in made]
+    save_index(run_dir, images, stamp)
+    if images:
+        blocks += [Heading("Figures"), *images]
     return report
 
 
