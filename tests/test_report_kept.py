@@ -30,14 +30,14 @@ def test_no_figures_keeps_the_figures_already_made(tmp_path, capsys):
     assert n_img >= 2 and len(links) == n_img  # CD diagram, rules per class, curves
     files = {p: (run / p).read_bytes() for p in links}
 
-    assert main(["report", str(run), "--no-figures"]) == 0
+    assert main(["report", str(run), "--no-figures", "--tables"]) == 0
     out = capsys.readouterr().out
     assert _figures(run) == (n_img, links)  # before issue 18: 0 images, no links
     assert {p: (run / p).read_bytes() for p in links} == files
     assert "not redrawn now" in out and "same records and options" in out
 
     # other options than the figures were drawn with: kept, but said to be possibly stale
-    assert main(["report", str(run), "--no-figures", "--alpha", "0.1"]) == 0
+    assert main(["report", str(run), "--no-figures", "--alpha", "0.1", "--tables"]) == 0
     out = capsys.readouterr().out
     assert _figures(run) == (n_img, links) and "may not match" in out
 
@@ -48,7 +48,7 @@ def test_figures_of_a_report_written_before_the_index_are_kept(tmp_path, capsys)
     n_img, links = _figures(run)
     (run / "figures" / "index.json").unlink()  # as a report written by an older anobench
     (run / links[0]).unlink()  # a figure the user removed stays removed, and is said to be
-    assert main(["report", str(run), "--no-figures"]) == 0
+    assert main(["report", str(run), "--no-figures", "--tables"]) == 0
     out = capsys.readouterr().out
     assert _figures(run) == (n_img - 1, links[1:])
     assert "linked from the previous report.md" in out and "1 figure(s)" in out
@@ -56,5 +56,5 @@ def test_figures_of_a_report_written_before_the_index_are_kept(tmp_path, capsys)
 
 def test_a_run_without_figures_gets_none(tmp_path, capsys):
     run = _run(tmp_path)
-    assert main(["report", str(run), "--no-figures"]) == 0
+    assert main(["report", str(run), "--no-figures", "--tables"]) == 0
     assert _figures(run) == (0, []) and "## Figures" not in capsys.readouterr().out
