@@ -274,4 +274,5 @@ def _noise(objective: Objective, x: torch.Tensor, train: bool,
     parts = [objective.noise(x[j] if batched else x, train, g) for j, g in enumerate(gens)]
     if parts[0] is None:
         return None
-    return torch.stack(parts)
+    # one noise function for all members: parts[0] a tensor means all are
+    return torch.stack(parts)  # type: ignore[arg-type]

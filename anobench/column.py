@@ -122,7 +122,7 @@ class Column:
         """
         name = str(record["column"])
         in_name = bool(rule) and name.endswith(f":{rule}")
-        label = name[: -len(rule) - 1] if in_name else name
+        label = name[: -len(rule) - 1] if in_name and rule else name
         text = grid_text(grid)
         if text and label.endswith(text):
             label = label[: -len(text)]

@@ -57,7 +57,7 @@ class IdxDataset:
     key: str
     folder: str  # torchvision's folder name
     torchvision_class: str
-    files: tuple[IdxFile, IdxFile, IdxFile, IdxFile]  # train img, train lbl, test img, test lbl
+    files: tuple[IdxFile, ...]  # four: train img, train lbl, test img, test lbl
     class_names: tuple[str, ...]
 
 
@@ -251,5 +251,7 @@ def data_status(data_dir=None) -> dict[str, str]:
     out = {}
     for key, ds in IDX_DATASETS.items():
         paths = [find_idx_file(root, ds, f) for f in ds.files]
-        out[key] = str(paths[0].parent) if all(paths) else f"missing (looked in {root / ds.folder})"
+        first = paths[0]
+        out[key] = (str(first.parent) if first is not None and all(paths)
+                    else f"missing (looked in {root / ds.folder})")
     return out

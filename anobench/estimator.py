@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from anobench.limits import MAX_SAMPLES
 
 
-def _detector_class(detector: Any) -> tuple[type, dict[str, Any], str | None]:
+def _detector_class(detector: Any) -> tuple[type[Any], dict[str, Any], str | None]:
     """Class, fixed parameters and default rule of ``detector`` (a registry name or a class)."""
     if isinstance(detector, str):
         try:

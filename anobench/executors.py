@@ -219,7 +219,7 @@ class ProcessExecutor(Executor):
             self._pool.close()
             self._pool = None
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
+    def __exit__(self, exc_type: object = None, *rest: object) -> None:
         if exc_type is not None and self._pool is not None:
             # interrupted or failed: do not wait for units still running
             self._pool.close(kill=True)

@@ -108,7 +108,7 @@ class MLPDecoder(nn.Module):
         return self.layers(z)
 
 
-def make_body(shape: Sequence[int], filters: int = 32, hidden: int = 0) -> nn.Module:
+def make_body(shape: Sequence[int], filters: int = 32, hidden: int = 0) -> ConvBody | MLPBody:
     """Conv body for ``(C, H, W)`` samples, MLP body for ``(d,)`` samples."""
     shape = tuple(int(s) for s in shape)
     if len(shape) == 3:

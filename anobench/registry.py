@@ -20,7 +20,7 @@ from anobench.errors import AnobenchError, PluginError
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 
 
-def did_you_mean(word: str, choices: Any) -> str:
+def did_you_mean(word: object, choices: Any) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""``."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -131,7 +131,7 @@ class DetectorTable(dict):
 @dataclass(frozen=True)
 class ExecutorSpec:
     name: str
-    cls: type
+    cls: type[Any]
     plugin: str
 
 
@@ -268,13 +268,14 @@ class Registry:
         dict.__setitem__(self.detectors, name, spec)
         return spec
 
-    def add_scoring_rule(self, rule: ScoringRule | type) -> None:
+    def add_scoring_rule(self, rule: ScoringRule | type[ScoringRule]) -> None:
         """Register a scoring rule (an instance or a class with no arguments)."""
         plugin = self.current_plugin
         if inspect.isclass(rule):
             rule = rule()
         name = getattr(rule, "name", None)
         self._check_name("scoring rule", name, self.rules)
+        assert isinstance(name, str)  # _check_name raised otherwise
         if not callable(getattr(rule, "reduce", None)):
             raise PluginError(f"plugin {plugin!r}: scoring rule {name!r} has no reduce() method")
         measures = getattr(rule, "measures", None)

@@ -212,8 +212,8 @@ def run_suite(
     check_device(suite, groups, device)
     dev = resolve_device(device or suite.device) if needs_device(groups) else None
     owned = not isinstance(executor, Executor)
-    ex = make_executor(registry, executor, jobs, _cuda_devices(dev, jobs),
-                       **(executor_options or {})) if owned else executor
+    ex = executor if isinstance(executor, Executor) else make_executor(
+        registry, executor, jobs, _cuda_devices(dev, jobs), **(executor_options or {}))
     run = dict(dev=dev, out=out, on_cell=on_cell, executor=ex, owned=owned, jobs=jobs,
                cohort_size=cohort_size, crash_watch=crash_watch, on_start=on_start)
 
@@ -375,7 +375,7 @@ def _run_cells(suite, registry, datasets, groups, run_dir, skip, writer: RunWrit
           + (f", {jobs} jobs ({type(executor).name})" if jobs > 1 else ""), file=out, flush=True)
     if on_start:
         on_start(suite, datasets, groups, todo, dev, len(cells) - len(todo))
-    count = {"k": 0, "failed": 0, "total": len(todo), "start": time.perf_counter()}
+    count: dict[str, Any] = {"k": 0, "failed": 0, "total": len(todo), "start": time.perf_counter()}
     resume = f"anobench run {suite.path} --resume {run_dir}"
     guard = CrashGuard(run_dir, resume, crash_watch) if executor.in_process else None
 
@@ -444,6 +444,7 @@ def _store(run_dir: Path, writer: RunWriter, task: CellTask, res: CellOutcome, s
         print(f"{label} {task.group.name}: FAILED: {res.error}", file=out, flush=True)
         return 1
     timing, records = res.timing, res.records
+    assert timing is not None and records is not None  # set when there is no error
     block = encode_block(cid, [dict(base, **r) for r in records], dict(base, **_marker(timing)),
                          writer.run)
     save_scores(run_dir, cid, task.split.y_test, timing["scores"])  # before the records block

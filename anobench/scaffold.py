@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from anobench.errors import AnobenchError
 
@@ -255,7 +256,7 @@ def package_files(components: list[tuple[str, str]], package: str | None = None)
     module = f"anobench_{package.replace('-', '_')}"
     dist = f"anobench-{package}"
     kinds = [k for k, _ in components]
-    parts = []
+    parts: list[dict[str, Any]] = []
     for kind, name in components:
         ident = name.replace("-", "_")
         is_det = kind == "detector"

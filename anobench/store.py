@@ -310,7 +310,7 @@ class StoreContents:
     foreign: list[tuple[int, str]] = field(default_factory=list)  # (line, whose)
 
     def records(self, kinds: tuple[str, ...] = ("result",)) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for b in self.blocks.values():
             out.extend(r for r in b.records if r.get("kind") in kinds)
             if "cell" in kinds:

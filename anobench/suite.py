@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import itertools
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,7 +178,7 @@ def _param_type_ok(p: inspect.Parameter, value: Any) -> bool:
 
 
 def _check_params(ctx, where, params: dict, signature: dict[str, inspect.Parameter], owner: str,
-                  reserved: set[str] = frozenset(), types: bool = True) -> None:
+                  reserved: Collection[str] = frozenset(), types: bool = True) -> None:
     for key, value in params.items():
         path = f"{where}.{key}"
         if key not in signature or key in reserved:
@@ -453,9 +454,9 @@ def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[Detecto
             out.append(DetectorConfig(dname, label, {**spec.defaults, **point}, rules, measures,
                                       n_samples, grid, entry=i, columns=columns,
                                       resources=resources))
-    points = [c.point for c in out]
-    for col in points:
-        if points.count(col) > 1:
+    all_points = [c.point for c in out]
+    for col in all_points:
+        if all_points.count(col) > 1:
             raise ctx.fail("detectors", f"column {col!r} appears twice; give one entry a 'label'")
     writers: dict[str, DetectorConfig] = {}  # a column name is written by one grid point only
     for cfg in out:
@@ -473,7 +474,7 @@ def _columns(label: str, grid: tuple, rules: tuple[str, ...], measures: tuple[st
     """The columns one grid point of an entry writes: each rule read as each measure it has."""
     if not rules:
         return (Column(label, grid),)
-    out = []
+    out: list[Column] = []
     for name in rules:
         rule = registry.rules[name].rule
         out.extend(Column(label, grid, name, m, explicit, bool(getattr(rule, "oracle", False)))

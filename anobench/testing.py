@@ -65,7 +65,7 @@ def fast_params(cls: type, **overrides: Any) -> dict[str, Any]:
     ``device`` parameter is set to ``"cpu"``. ``overrides`` win.
     """
     params = init_parameters(cls)
-    out = {k: v for k, v in BUDGET_PARAMS.items() if k in params}
+    out: dict[str, Any] = {k: v for k, v in BUDGET_PARAMS.items() if k in params}
     if "device" in params:
         out["device"] = "cpu"
     out.update(overrides)

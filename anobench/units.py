@@ -34,7 +34,7 @@ class ModelGroup:
 
     key: str
     name: str
-    cls: type
+    cls: type[Any]
     params: dict[str, Any]
     configs: tuple[DetectorConfig, ...]
 

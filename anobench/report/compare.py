@@ -35,9 +35,9 @@ def compare_runs(run_a: Path, run_b: Path, *, fmt: str = "markdown", alpha: floa
         notes.append(f"runs of different suites: {name_a!r} (A) and {name_b!r} (B).")
     elif meta_a.get("suite_sha256") != meta_b.get("suite_sha256"):
         notes.append(f"suite {name_a!r} changed between the runs (its text differs).")
-    for key in ("code_version", "device"):
-        if meta_a.get(key) != meta_b.get(key):
-            notes.append(f"{key}: {meta_a.get(key)} (A) vs {meta_b.get(key)} (B).")
+    for field in ("code_version", "device"):
+        if meta_a.get(field) != meta_b.get(field):
+            notes.append(f"{field}: {meta_a.get(field)} (A) vs {meta_b.get(field)} (B).")
     tabs_a = {(t.dataset, t.metric, t.measure): t for t in build_tables(read_records(run_a))}
     tabs_b = {(t.dataset, t.metric, t.measure): t for t in build_tables(read_records(run_b))}
     if metrics:

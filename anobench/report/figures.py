@@ -44,7 +44,7 @@ from anobench.scores import find_cell_scores
 try:
     from matplotlib.figure import Figure
 except ImportError:  # matplotlib is a dependency; a broken install lacks it
-    Figure = None
+    Figure = None  # type: ignore[misc,assignment]  # no matplotlib: UNAVAILABLE says why
 
 #: Why figures cannot be drawn, or "" when they can.
 UNAVAILABLE = ("" if Figure is not None else
@@ -183,6 +183,7 @@ def sweep_figures(run_dir: Path, tables: list[Table], pairs: list[list[PairSecti
             B = np.full_like(A, np.nan)
             for j, (_, g) in enumerate(points):
                 ca, cb = _at(t, a, g), _at(t, b, g)
+                assert ca is not None and cb is not None  # points has only grids with both
                 for i, row in enumerate(t.rows):
                     if (row, ca) in t.values:
                         A[i, j] = np.mean(t.values[(row, ca)])
@@ -321,7 +322,7 @@ def _save(fig: Any, stem: Path, *, tight: bool = True) -> tuple[Path, Path]:
     return png, svg
 
 
-def cd_diagram(names: Sequence[str], avg_ranks: Sequence[float], cd: float | None,
+def cd_diagram(names: Sequence[str], avg_ranks: Sequence[float] | np.ndarray, cd: float | None,
                groups: Sequence[tuple[int, int]], stem: Path, title: str = "") -> tuple[Path, Path]:
     """Critical-difference diagram; ``groups`` index the columns in rank order."""
     order = np.argsort(avg_ranks, kind="stable")
@@ -398,8 +399,8 @@ def rules_per_class(classes: Sequence[str], rules: Sequence[str],
     return _save(fig, stem)
 
 
-def grid_sweep(classes: Sequence[str], xs: Sequence[float], a: np.ndarray, b: np.ndarray,
-               stem: Path, *, labels: tuple[str, str], xlabel: str, ylabel: str,
+def grid_sweep(classes: Sequence[str], xs: Sequence[float] | np.ndarray, a: np.ndarray,
+               b: np.ndarray, stem: Path, *, labels: tuple[str, str], xlabel: str, ylabel: str,
                title: str = "") -> tuple[Path, Path]:
     """Metric against a grid parameter per class: A and B, and A − B in the row below.
 

@@ -127,7 +127,7 @@ def _check_column(src: OptionSource, where: str, name: Any,
     if not isinstance(name, str) or not name:
         raise _fail(where, f"expected a column name, got {name!r}")
     if columns is not None:
-        known = set()
+        known: set[str] = set()
         for c in columns:
             known.update((c.name, c.base_name) if hasattr(c, "base_name") else (str(c),))
         if name not in known:

@@ -218,20 +218,20 @@ def adjust(pvalues: Sequence[float | None], method: str = "holm") -> list[float 
     """
     if method not in CORRECTIONS:
         raise ValueError(f"unknown correction {method!r}; known: {', '.join(CORRECTIONS)}")
-    idx = [i for i, p in enumerate(pvalues) if p is not None]
+    tested = {i: p for i, p in enumerate(pvalues) if p is not None}
     out: list[float | None] = [None] * len(pvalues)
-    m = len(idx)
+    m = len(tested)
     if method == "none":
-        for i in idx:
-            out[i] = float(pvalues[i])
+        for i, p in tested.items():
+            out[i] = float(p)
         return out
     if method == "bonferroni":
-        for i in idx:
-            out[i] = min(1.0, float(pvalues[i]) * m)
+        for i, p in tested.items():
+            out[i] = min(1.0, float(p) * m)
         return out
     running = 0.0
-    for rank, i in enumerate(sorted(idx, key=lambda i: pvalues[i])):
-        running = max(running, min(1.0, float(pvalues[i]) * (m - rank)))
+    for rank, i in enumerate(sorted(tested, key=lambda i: tested[i])):
+        running = max(running, min(1.0, float(tested[i]) * (m - rank)))
         out[i] = running
     return out
 
