@@ -294,30 +294,17 @@ def read_file(path: Path, *, label_column: str = "label", labels_path: str = "",
     if not path.exists():
         raise _fail(path, "file does not exist")
     suffix = path.suffix.lower()
-    test = None
     if path.is_dir():
-        if (path / "X.npy").is_file() or (path / "y.npy").is_file():
-            train = _read_npy_pair(path / "X.npy", path / "y.npy", path)
-            if (path / "X_test.npy").exists() or (path / "y_test.npy").exists():
-                test = _read_npy_pair(path / "X_test.npy", path / "y_test.npy", path)
-        elif _is_image_folder(path):
-            train, test = _read_images(path)
-        else:
-            raise _fail(path, "folder has neither X.npy/y.npy nor class sub-folders of images")
+        train, test = _read_folder(path)
     elif suffix == ".npz":
         train, test = _read_npz(path)
     elif suffix == ".npy":
         if not labels_path:
             raise _fail(path, "a .npy file holds only samples; give labels_path = \"y.npy\" "
                               "(or a folder with X.npy and y.npy)")
-        train = _read_npy_pair(path, Path(labels_path), path)
+        train, test = _read_npy_pair(path, Path(labels_path), path), None
     elif suffix in TABLE_SUFFIXES:
-        train = _read_table(path, label_column)
-        if test_path:
-            tp = Path(test_path)
-            if not tp.exists():
-                raise _fail(tp, "file does not exist")
-            test = _read_table(tp, label_column)
+        train, test = _read_table(path, label_column), _read_test_table(test_path, label_column)
     else:
         raise _fail(path, f"unknown file type {suffix or '(no suffix)'!r}; use .npz, .csv, "
                           ".parquet, .npy (with labels_path) or an image folder")
@@ -329,6 +316,28 @@ def read_file(path: Path, *, label_column: str = "label", labels_path: str = "",
                           f"have {test[0].shape[1:]} (mixed shapes)")
     return train, test
 
+
+def _read_folder(path: Path):
+    """A folder of X.npy/y.npy (and X_test.npy/y_test.npy), or class sub-folders of images."""
+    if (path / "X.npy").is_file() or (path / "y.npy").is_file():
+        train = _read_npy_pair(path / "X.npy", path / "y.npy", path)
+        test = None
+        if (path / "X_test.npy").exists() or (path / "y_test.npy").exists():
+            test = _read_npy_pair(path / "X_test.npy", path / "y_test.npy", path)
+        return train, test
+    if _is_image_folder(path):
+        return _read_images(path)
+    raise _fail(path, "folder has neither X.npy/y.npy nor class sub-folders of images")
+
+
+def _read_test_table(test_path: str, label_column: str):
+    """The separate test table of a .csv/.parquet dataset, if ``test_path`` names one."""
+    if not test_path:
+        return None
+    tp = Path(test_path)
+    if not tp.exists():
+        raise _fail(tp, "file does not exist")
+    return _read_table(tp, label_column)
 
 def load_custom(
     data_dir=None,

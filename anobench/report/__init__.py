@@ -183,19 +183,29 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
             blocks += rank_blocks(s, left_out)
     blocks += posterior_blocks(run_dir, store.records(("cell",)), records, metrics=options.metrics,
                                alpha=alpha, figures=options.figures if figures is None else figures)
-    report = Report(blocks, options, meta, tables, state, found)
+    draw = options.figures if figures is None else figures
+    blocks += _figure_blocks(run_dir, options, draw, tables, records, ranks, pair_secs,
+                             curves_asked=bool(overrides and "curves" in overrides))
+    return Report(blocks, options, meta, tables, state, found)
+
+
+def _figure_blocks(run_dir: Path, options: ReportOptions, draw: bool, tables: list[Table],
+                   records: list[dict], ranks: list, pair_secs: list, *,
+                   curves_asked: bool) -> list:
+    """The Figures section: drawn now, or (not drawing) the figures an earlier render drew."""
     stamp = fingerprint(run_dir, options)
-    if not (options.figures if figures is None else figures) or UNAVAILABLE:
+    blocks: list = []
+    if not draw or UNAVAILABLE:
         if UNAVAILABLE:
             blocks.append(Para(f"Figures skipped: {UNAVAILABLE}", em=True))
         kept = kept_figures(run_dir, stamp)  # never drop figures already made
         if kept:
             blocks += [Heading("Figures"), Para(kept.note, em=True), *kept.images]
-        return report
+        return blocks
     asked = [curve_cell_of_row(c, tables) for c in options.curves]
-    chosen = {} if asked else informative_curves(tables, oracles=oracles)
+    chosen = {} if asked else informative_curves(tables, oracles=options.oracles)
     curves, missing = curve_figures(run_dir, asked or list(chosen), chosen=chosen,
-                                    required=bool(overrides and "curves" in overrides))
+                                    required=curves_asked)
     if missing and asked:  # the suite's [report] curves: say so, never fail the report
         blocks.append(Para(missing_curves_note(missing), em=True))
     made = (cd_figures(run_dir, ranks) + rule_figures(run_dir, tables, records, options.sem_ddof)
@@ -204,8 +214,7 @@ def build_report(run_dir: Path, *, overrides: dict[str, Any] | None = None,
     save_index(run_dir, images, stamp)
     if images:
         blocks += [Heading("Figures"), *images]
-    return report
-
+    return blocks
 
 @dataclass(frozen=True)
 class Rendered:

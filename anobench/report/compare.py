@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from anobench.column import Column
 from anobench.errors import AnobenchError
 from anobench.report.markup import Entry, table_text
 from anobench.report.render import no_test
 from anobench.report.statistics import EXACT_MAX, PairedResult, min_pairs, paired_comparison
-from anobench.report.tables import build_tables, metric_label
+from anobench.report.tables import Table, build_tables, metric_label
 from anobench.store import read_meta, read_records
 
 
@@ -30,14 +31,7 @@ def compare_runs(run_a: Path, run_b: Path, *, fmt: str = "markdown", alpha: floa
     if name_a != name_b and not allow_different_suites:
         raise AnobenchError(f"{run_a} and {run_b} are runs of different suites ({name_a!r} vs "
                             f"{name_b!r}); pass --allow-different-suites to compare them anyway")
-    notes = []
-    if name_a != name_b:
-        notes.append(f"runs of different suites: {name_a!r} (A) and {name_b!r} (B).")
-    elif meta_a.get("suite_sha256") != meta_b.get("suite_sha256"):
-        notes.append(f"suite {name_a!r} changed between the runs (its text differs).")
-    for field in ("code_version", "device"):
-        if meta_a.get(field) != meta_b.get(field):
-            notes.append(f"{field}: {meta_a.get(field)} (A) vs {meta_b.get(field)} (B).")
+    notes = _differences(meta_a, meta_b)
     tabs_a = {(t.dataset, t.metric, t.measure): t for t in build_tables(read_records(run_a))}
     tabs_b = {(t.dataset, t.metric, t.measure): t for t in build_tables(read_records(run_b))}
     if metrics:
@@ -53,20 +47,7 @@ def compare_runs(run_a: Path, run_b: Path, *, fmt: str = "markdown", alpha: floa
         ta, tb = tabs_a[key], tabs_b[key]
         cols = [c for c in ta.columns if c in tb.columns]
         only |= {c.name for c in set(ta.columns) ^ set(tb.columns)}
-        rows = []
-        for col in cols:
-            ma, mb = ta.class_means(col), tb.class_means(col)
-            classes = [r for r in ta.rows if r in ma and r in mb]
-            if not classes:
-                continue
-            xa = np.array([ma[r] for r in classes])
-            xb = np.array([mb[r] for r in classes])
-            res = paired_comparison(xa, xb, alpha=alpha)
-            sig = res.p is not None and res.p < alpha
-            rows.append([col.name, str(len(classes)), f"{100 * xa.mean():.1f}", f"{100 * xb.mean():.1f}",
-                         f"{100 * (xa.mean() - xb.mean()):+.2f}",
-                         f"{res.wins}/{res.ties}/{res.losses}",
-                         Entry(_p_text(res, alpha), bold=sig)])
+        rows = [row for col in cols if (row := _column_row(ta, tb, col, alpha))]
         if not rows:
             continue
         any_column = True
@@ -85,6 +66,35 @@ def compare_runs(run_a: Path, run_b: Path, *, fmt: str = "markdown", alpha: floa
                  f"{EXACT_MAX} classes), α = {alpha:g}, uncorrected; no test with fewer "
                  f"than {min_pairs(alpha)} classes.\n")
     return "\n".join(parts)
+
+
+def _differences(meta_a: dict, meta_b: dict) -> list[str]:
+    """What differs between two runs besides their results (suite, code, device)."""
+    name_a, name_b = meta_a.get("suite_name"), meta_b.get("suite_name")
+    notes = []
+    if name_a != name_b:
+        notes.append(f"runs of different suites: {name_a!r} (A) and {name_b!r} (B).")
+    elif meta_a.get("suite_sha256") != meta_b.get("suite_sha256"):
+        notes.append(f"suite {name_a!r} changed between the runs (its text differs).")
+    for field in ("code_version", "device"):
+        if meta_a.get(field) != meta_b.get(field):
+            notes.append(f"{field}: {meta_a.get(field)} (A) vs {meta_b.get(field)} (B).")
+    return notes
+
+
+def _column_row(ta: Table, tb: Table, col: Column, alpha: float) -> list | None:
+    """One column's row: its class means in both runs, paired by class (None: no class)."""
+    ma, mb = ta.class_means(col), tb.class_means(col)
+    classes = [r for r in ta.rows if r in ma and r in mb]
+    if not classes:
+        return None
+    xa = np.array([ma[r] for r in classes])
+    xb = np.array([mb[r] for r in classes])
+    res = paired_comparison(xa, xb, alpha=alpha)
+    sig = res.p is not None and res.p < alpha
+    return [col.name, str(len(classes)), f"{100 * xa.mean():.1f}", f"{100 * xb.mean():.1f}",
+            f"{100 * (xa.mean() - xb.mean()):+.2f}", f"{res.wins}/{res.ties}/{res.losses}",
+            Entry(_p_text(res, alpha), bold=sig)]
 
 
 def _p_text(res: PairedResult, alpha: float) -> str:

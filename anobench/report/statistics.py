@@ -102,6 +102,29 @@ def table_tests(table: Table, reference: str | None, *, alpha: float = 0.05,
     Oracle columns are tested only with ``oracles`` (else they are bounds).
     """
     out = TableTests(table, alpha, correction)
+    _assign_references(out, table, reference, oracles)
+    # one test per set of identical scores: the first column of each set is tested
+    first_tested: dict[tuple[Column, Column], Column] = {}
+    for col, ref in out.reference.items():
+        first_tested.setdefault((table.first_of(col), table.first_of(ref)), col)
+    tested = list(first_tested.values())
+    for col in tested:
+        _test_per_class(out, table, col, alpha, correction)
+    _test_class_means(out, table, tested, alpha, correction)
+    for col, ref in out.reference.items():  # same scores as a tested column: its results
+        src = first_tested[(table.first_of(col), table.first_of(ref))]
+        if src != col:
+            _copy_results(out, src, col)
+    for key, res in out.cells.items():
+        direction = res.direction(alpha, out.p_adj[key])
+        if direction:
+            out.marks[key] = direction
+    return out
+
+
+def _assign_references(out: TableTests, table: Table, reference: str | None,
+                       oracles: bool) -> None:
+    """Each column's reference, or why it is not tested (a bound, the reference's own scores)."""
     for col in table.columns:
         ref = reference_for(col, reference, table)
         if ref is None:
@@ -112,22 +135,26 @@ def table_tests(table: Table, reference: str | None, *, alpha: float = 0.05,
             out.same_as_reference.add(col)  # the reference's own scores: nothing to test
         else:
             out.reference[col] = ref
-    # one test per set of identical scores: the first column of each set is tested
-    first_tested: dict[tuple[Column, Column], Column] = {}
-    for col, ref in out.reference.items():
-        first_tested.setdefault((table.first_of(col), table.first_of(ref)), col)
-    tested = list(first_tested.values())
-    for col in tested:
-        ref = out.reference[col]
-        rows = []
-        for row in table.rows:
-            a, b = table.paired(row, col, ref)
-            if len(a):
-                out.cells[(row, col)] = repetition_comparison(a, b, alpha=alpha)
-                rows.append(row)
-        adj = adjust([out.cells[(row, col)].p for row in rows], correction)
-        out.p_adj.update({(row, col): p for row, p in zip(rows, adj)})
-        out.class_family[col] = sum(p is not None for p in adj)
+
+
+def _test_per_class(out: TableTests, table: Table, col: Column, alpha: float,
+                    correction: str) -> None:
+    """Paired repetitions of ``col`` and its reference in every row, corrected over the rows."""
+    ref = out.reference[col]
+    rows = []
+    for row in table.rows:
+        a, b = table.paired(row, col, ref)
+        if len(a):
+            out.cells[(row, col)] = repetition_comparison(a, b, alpha=alpha)
+            rows.append(row)
+    adj = adjust([out.cells[(row, col)].p for row in rows], correction)
+    out.p_adj.update({(row, col): p for row, p in zip(rows, adj)})
+    out.class_family[col] = sum(p is not None for p in adj)
+
+
+def _test_class_means(out: TableTests, table: Table, tested: list[Column], alpha: float,
+                      correction: str) -> None:
+    """The mean row: class means paired, for columns with every class, corrected over columns."""
     mean_cols = []
     for col in tested:
         ma, mb = table.class_means(col), table.class_means(out.reference[col])
@@ -139,19 +166,15 @@ def table_tests(table: Table, reference: str | None, *, alpha: float = 0.05,
     adj = adjust([out.cells[(MEAN_ROW, c)].p for c in mean_cols], correction)
     out.p_adj.update({(MEAN_ROW, c): p for c, p in zip(mean_cols, adj)})
     out.mean_family = sum(p is not None for p in adj)
-    for col, ref in out.reference.items():  # same scores as a tested column: its results
-        src = first_tested[(table.first_of(col), table.first_of(ref))]
-        if src != col:
-            out.class_family[col] = out.class_family[src]
-            for (row, c), res in list(out.cells.items()):
-                if c == src:
-                    out.cells[(row, col)] = res
-                    out.p_adj[(row, col)] = out.p_adj[(row, c)]
-    for key, res in out.cells.items():
-        direction = res.direction(alpha, out.p_adj[key])
-        if direction:
-            out.marks[key] = direction
-    return out
+
+
+def _copy_results(out: TableTests, src: Column, col: Column) -> None:
+    """``col`` has the scores of the tested ``src``: it gets ``src``'s results."""
+    out.class_family[col] = out.class_family[src]
+    for (row, c), res in list(out.cells.items()):
+        if c == src:
+            out.cells[(row, col)] = res
+            out.p_adj[(row, col)] = out.p_adj[(row, c)]
 
 
 @dataclass(frozen=True)
