@@ -38,7 +38,9 @@ def test_bench_all_rules(benchmark, registry):
 
     rng = np.random.default_rng(0)
     draw = PosteriorDraw(recon_mu=rng.random(1250), recon_samples=rng.random((100, 1250)),
-                         kl=rng.random(1250), log_weights=-rng.random((100, 1250)))
+                         kl=rng.random(1250), log_weights=-rng.random((100, 1250)),
+                         log_likelihood=-rng.random((100, 1250)),  # recon-prob reads it
+                         mu=rng.normal(size=(1250, 32)), logvar=rng.normal(size=(1250, 32)))
     rules = [spec.rule for spec in registry.rules.values()]
     y = (rng.random(1250) < 0.2).astype(np.int64)
     metrics = ("roc_auc", "pr_auc", "average_precision")
