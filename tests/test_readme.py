@@ -174,3 +174,25 @@ def test_the_readme_stays_short_and_links_into_the_docs():
     assert linked, "the README links into docs/"
     assert all((REPO / p).is_file() for p in linked), sorted(p for p in linked
                                                              if not (REPO / p).is_file())
+
+
+def test_tox_docs_installs_the_docs_extra():
+    """`tox -e docs` installs mkdocs without anobench (no torch for a docs build): its deps
+    must stay those of the `docs` extra."""
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(REPO / "tox.ini", encoding="utf-8")
+    deps = tox["testenv:docs"]["deps"].split()
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["docs"]
+    assert sorted(deps) == sorted(extra)
+    assert "mkdocs build --strict" in tox["testenv:docs"]["commands"]
+
+
+def test_the_docs_site_builds_strictly(tmp_path):
+    """What `tox -e docs` runs: a broken link or anchor, or a page missing from the nav, fails."""
+    pytest.importorskip("mkdocs", reason="the docs extra is not installed (tox -e docs has it)")
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
+                           str(tmp_path / "site")], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "site" / "architecture.html").is_file()
