@@ -2,10 +2,13 @@
 
 A *guard* measures two (or more) variants of the same work alternately in
 one process — A, B, B, A, A, B, … — and compares the median of the
-per-round ratios with a threshold, so that the noise of a shared machine
-(other processes, frequency scaling) hits both sides alike. A guard that
-fails names the ratio, its threshold, the rounds and the command that
-reproduces it.
+per-round ratios with a threshold. The ratios are of **CPU time** of this
+process (``time.process_time``), with torch on one thread while the guards
+run (``benchmarks/test_bench_guards.py``): the work the code does, which
+another process keeping a core busy does not change, where wall time would
+count the neighbours too (wall-time ratios are stored beside them, for
+information). A guard that fails names the ratio, its threshold, the rounds
+and the command that reproduces it.
 """
 from __future__ import annotations
 
@@ -18,11 +21,16 @@ SUMMARY: list[str] = []
 
 
 class Interleaved:
-    """Time variants alternately; ``round()`` runs each once, in alternating order."""
+    """Time variants alternately; ``round()`` runs each once, in alternating order.
+
+    ``cpu[name]`` holds each run's CPU seconds (this process, all threads), ``times[name]``
+    its wall seconds.
+    """
 
     def __init__(self, variants: dict[str, Callable[[], object]]) -> None:
         self.variants = variants
         self.times: dict[str, list[float]] = {k: [] for k in variants}
+        self.cpu: dict[str, list[float]] = {k: [] for k in variants}
         self._n = 0
 
     def round(self) -> None:
@@ -31,8 +39,9 @@ class Interleaved:
             names.reverse()
         self._n += 1
         for name in names:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             self.variants[name]()
+            self.cpu[name].append(time.process_time() - c0)
             self.times[name].append(time.perf_counter() - t0)
 
     def run(self, benchmark, rounds: int, warmup: int = 1) -> Interleaved:
@@ -40,12 +49,20 @@ class Interleaved:
         for _ in range(warmup):
             self.round()
         self.times = {k: [] for k in self.variants}
+        self.cpu = {k: [] for k in self.variants}
         benchmark.pedantic(self.round, rounds=rounds, iterations=1, warmup_rounds=0)
         for name, ts in self.times.items():
             benchmark.extra_info[f"{name}_median_s"] = round(statistics.median(ts), 5)
+            benchmark.extra_info[f"{name}_median_cpu_s"] = round(
+                statistics.median(self.cpu[name]), 5)
         return self
 
     def ratios(self, num: str, den: str) -> list[float]:
+        """Per-round ratios of CPU time (what the guards compare)."""
+        return [a / b for a, b in zip(self.cpu[num], self.cpu[den])]
+
+    def wall_ratios(self, num: str, den: str) -> list[float]:
+        """Per-round ratios of wall time (stored for information; the machine's load moves them)."""
         return [a / b for a, b in zip(self.times[num], self.times[den])]
 
 

@@ -5,11 +5,12 @@ executor whose units are wrapped by :func:`timed_call`: each unit appends
 (pid, start, end, CPU seconds) to a file, start/end on the system-wide
 monotonic clock. From those intervals:
 
-* :func:`overlap` — the fraction of the time some worker was busy during
-  which *every* worker was busy. It falls when the driver starves the
-  workers (units built or handed out too slowly, results awaited one by
-  one, a lock), and does not move when another process keeps a core busy:
-  both workers then run slower but still at the same time.
+* :func:`overlap` — while every worker had work (from the last worker's
+  first unit to the first worker's last), the fraction of the time every
+  worker ran a unit. It falls when the driver starves the workers (units
+  built or handed out too slowly, results awaited one by one, a lock), and
+  does not move when another process keeps a core busy: both workers then
+  run slower but still at the same time.
 * CPU seconds per unit once a process is warm (its first unit pays imports
   and first-call costs, reported apart), compared between ``--jobs 2`` and
   ``--jobs 1``: it rises when workers oversubscribe the cores (too many
@@ -70,19 +71,32 @@ def read_intervals(log_dir: Path) -> list[tuple[int, float, float, float]]:
 
 
 def overlap(rows: list[tuple[int, float, float, float]], workers: int) -> float:
-    """Time during which ``workers`` units ran at once / time during which at least one ran."""
-    events = sorted([(t0, 1) for _, t0, _, _ in rows] + [(t1, -1) for _, _, t1, _ in rows])
-    busy_any = busy_all = 0.0
-    running, last = 0, None
+    """While every worker had work to do, the share of the time all of them ran a unit.
+
+    The window runs from the moment the last worker started its first unit to the moment
+    the first worker finished its last one: outside it, the workers' start-up (spawn,
+    imports) and the uneven tail of the last units show, which are not the driver's doing.
+    Inside it, a gap means a worker waited for the driver to hand out a unit. No window
+    (one worker finished before another started) gives 0.
+    """
+    per: dict[int, list[tuple[float, float]]] = {}
+    for pid, t0, t1, _ in rows:
+        per.setdefault(pid, []).append((t0, t1))
+    if len(per) < workers:
+        return 0.0
+    start = max(min(t0 for t0, _ in iv) for iv in per.values())
+    end = min(max(t1 for _, t1 in iv) for iv in per.values())
+    if end <= start:
+        return 0.0
+    events = sorted([(max(t0, start), 1) for _, t0, t1, _ in rows if t1 > start and t0 < end]
+                    + [(min(t1, end), -1) for _, t0, t1, _ in rows if t1 > start and t0 < end])
+    busy_all, running, last = 0.0, 0, start
     for t, step in events:
-        if last is not None:
-            if running >= 1:
-                busy_any += t - last
-            if running >= workers:
-                busy_all += t - last
+        if running >= workers:
+            busy_all += t - last
         running += step
         last = t
-    return busy_all / busy_any if busy_any > 0 else 0.0
+    return busy_all / (end - start)
 
 
 def warm(rows: list[tuple[int, float, float, float]]) -> list[tuple[int, float, float, float]]:

@@ -5,17 +5,21 @@ path a guard measures, at the place that path calls it, so that the guard
 must fail (``tests/test_guard_failures.py`` runs the bench so and checks the
 failure names the guard). Sites:
 
+Each site spends the given seconds of CPU time (a busy loop: the guards
+compare CPU time), except ``jobs-dispatch``, which waits (the overlap guard
+measures the workers' idle time).
+
 ``trainer``
-    every loss evaluation of the single-model trainer sleeps
+    every loss evaluation of the single-model trainer burns
     (:meth:`anobench.training.Objective.__call__`, which
     :func:`~anobench.training.fit_model` calls and the cohort path does not);
 ``cohort``
-    every stacked loss evaluation of a cohort sleeps
+    every stacked loss evaluation of a cohort burns
     (``anobench.cohort._LossModule.forward``, called under ``vmap`` only);
 ``rules``
-    every scoring rule's ``reduce`` sleeps (once per column and measure);
+    every scoring rule's ``reduce`` burns (once per column and measure);
 ``runner``
-    the runner sleeps each time it stores a cell (``anobench.runner._store``);
+    the runner burns each time it stores a cell (``anobench.runner._store``);
 ``jobs-dispatch``
     the processes executor waits before taking each unit from the runner, so
     its workers starve (``ProcessExecutor.map``);
@@ -57,9 +61,10 @@ def parse(text: str | None) -> dict[str, float]:
 
 
 def _sleepy(fn: Callable[..., Any], delay: float) -> Callable[..., Any]:
+    """``fn`` spending ``delay`` seconds of CPU first (the guards compare CPU time)."""
     @functools.wraps(fn)
     def slowed(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(delay)
+        _burn(delay)
         return fn(*args, **kwargs)
 
     slowed.__wrapped_by_slowdown__ = True  # type: ignore[attr-defined]
