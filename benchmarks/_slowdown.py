@@ -11,11 +11,11 @@ measures the workers' idle time).
 
 ``trainer``
     every loss evaluation of the single-model trainer burns
-    (:meth:`anobench.training.Objective.__call__`, which
-    :func:`~anobench.training.fit_model` calls and the cohort path does not);
+    (:meth:`anobench.torchstack.training.Objective.__call__`, which
+    :func:`~anobench.torchstack.training.fit_model` calls and the cohort path does not);
 ``cohort``
     every stacked loss evaluation of a cohort burns
-    (``anobench.cohort._LossModule.forward``, called under ``vmap`` only);
+    (``anobench.torchstack.cohort._LossModule.forward``, called under ``vmap`` only);
 ``rules``
     every scoring rule's ``reduce`` burns (once per column and measure);
 ``runner``
@@ -105,13 +105,13 @@ def _burning(fn: Callable[..., Any], seconds: float) -> Callable[..., Any]:
 
 
 def _slow_trainer(delay: float) -> None:
-    from anobench.training import Objective
+    from anobench.torchstack.training import Objective
 
     _patch(Objective, "__call__", lambda f: _sleepy(f, delay))
 
 
 def _slow_cohort(delay: float) -> None:
-    from anobench import cohort
+    from anobench.torchstack import cohort
 
     _patch(cohort._LossModule, "forward", lambda f: _sleepy(f, delay))
 

@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 import torch
 
-from anobench import training
-from anobench.losses import gaussian_kl, reconstruction_nll
-from anobench.nn import VAENet, keras_init_
-from anobench.training import TrainConfig, make_generator
+from anobench.torchstack import training
+from anobench.torchstack.losses import gaussian_kl, reconstruction_nll
+from anobench.torchstack.networks import VAENet, keras_init_
+from anobench.torchstack.runtime import make_generator, resolve_device
+from anobench.torchstack.training import TrainConfig
 
 from _guards import Interleaved, guard, guards
 
@@ -162,7 +163,7 @@ def test_bench_cohort_vs_one_by_one(benchmark, registry, short):
     from anobench.units import cohort_size_for
 
     cls = registry.detector("vae").cls
-    device = training.resolve_device("auto")
+    device = resolve_device("auto")
     epochs, rounds = (2, 3) if short else (4, 5)
     X = np.random.default_rng(0).random((400, 1, 8, 8), dtype=np.float32)
     if cohort_size_for(cls, device, X.shape[1:]) < 2:
@@ -181,7 +182,7 @@ def test_bench_cohort_28x28_default_is_the_faster_choice(benchmark, registry, sh
     from anobench.units import cohort_size_for
 
     cls = registry.detector("vae").cls
-    device = training.resolve_device("auto")
+    device = resolve_device("auto")
     n, rounds = (256, 3) if short else (512, 3)
     X = np.random.default_rng(0).random((n, 1, 28, 28), dtype=np.float32)
     ratios = _cohort_vs_one_by_one(benchmark, cls, X, dict(max_epochs=1, patience=100,

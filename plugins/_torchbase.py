@@ -4,7 +4,7 @@ Subclasses declare their full keyword-only ``__init__`` (the registry and the
 suite checker read the signature), build their network in :meth:`_network`
 and their loss in :meth:`_objective`; :meth:`TorchDetector.fit` trains one
 model, :meth:`TorchDetector.fit_cohort` several at once (stacked,
-:mod:`anobench.cohort`), with the same numbers per member.
+:mod:`anobench.torchstack.cohort`), with the same numbers per member.
 """
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from torch import nn
 
 from anobench.api import Detector, FitCost
 from anobench.errors import DataError
-from anobench.nn import describe, keras_init_
-from anobench.training import (
-    LossFn, Objective, TrainConfig, TrainResult, as_tensor, fit_model, make_generator,
-    resolve_device, seeds_from, torch_threads,
+from anobench.torchstack.networks import describe, keras_init_
+from anobench.torchstack.runtime import (
+    as_tensor, make_generator, resolve_device, seeds_from, torch_threads,
 )
+from anobench.torchstack.stopping import TrainResult
+from anobench.torchstack.training import LossFn, Objective, TrainConfig, fit_model
 
 #: Rows decoded at once when scoring on CPU (a GPU takes 8 times more).
 SCORE_BATCH = 1024
@@ -40,7 +41,7 @@ CPU_COHORT_MAX_VALUES = 256
 
 
 class TorchDetector(Detector):
-    """Base for detectors trained with :func:`anobench.training.fit_model`."""
+    """Base for detectors trained with :func:`anobench.torchstack.training.fit_model`."""
 
     lr: float
     batch_size: int
@@ -138,7 +139,7 @@ class TorchDetector(Detector):
         seeds, same calls to its generator); returns the members, or for a
         member that failed (e.g. a diverging loss) the exception.
         """
-        from anobench.cohort import fit_cohort
+        from anobench.torchstack.cohort import fit_cohort
 
         first = members[0]
         Xt, Xv, _, _ = first._setup(X, X_val)

@@ -13,17 +13,18 @@ import torch
 from anobench.api import LatentDetector, PosteriorDraw
 from anobench.errors import DataError
 from anobench.hookspecs import hookimpl
-from anobench.losses import (
+from anobench.torchstack.losses import (
     LIKELIHOODS, gaussian_kl, log_normal, log_standard_normal, reconstruction_nll, squared_error,
 )
-from anobench.nn import Autoencoder, VAENet
-from anobench.training import Objective, batched, make_generator
+from anobench.torchstack.networks import Autoencoder, VAENet
+from anobench.torchstack.runtime import batched, make_generator
+from anobench.torchstack.training import Objective
 
 from ._torchbase import TorchDetector
 
 
 def ae_loss(model, x, noise, train):
-    """Squared reconstruction error of an :class:`~anobench.nn.Autoencoder`, per sample."""
+    """Squared reconstruction error of an :class:`~anobench.torchstack.networks.Autoencoder`, per sample."""
     return squared_error(x, torch.sigmoid(model(x)))
 
 
@@ -130,7 +131,7 @@ class VAEDetector(TorchDetector, LatentDetector):
         """Draw ``q(z|x)`` once for ``X``: error at mu, ``n_samples`` sampled errors, KL, weights.
 
         ``log_likelihood`` is the normalised ``log p(x|z_l)`` the loss implies
-        (:func:`anobench.losses.log_likelihood`): for ``"mse"`` the Gaussian
+        (:func:`anobench.torchstack.losses.log_likelihood`): for ``"mse"`` the Gaussian
         ``N(x; x̂, ½·I)``, i.e. ``-‖x − x̂‖² − (d/2)·log π``. Sample ``l`` uses
         the ``l``-th block of the generator seeded with ``seed``, so row 0 (the
         ``single`` rule) does not depend on ``n_samples``; ``mu``/``logvar``

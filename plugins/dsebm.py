@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 
 from anobench.hookspecs import hookimpl
-from anobench.losses import mean_squared_error
-from anobench.nn import EnergyNet
-from anobench.training import Objective
+from anobench.torchstack.losses import mean_squared_error
+from anobench.torchstack.networks import EnergyNet
+from anobench.torchstack.training import Objective
 
 from ._torchbase import TorchDetector
 

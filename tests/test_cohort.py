@@ -9,14 +9,15 @@ import torch
 from torch import nn
 
 from anobench.api import Detector
-from anobench.cohort import fit_cohort
 from anobench.hookspecs import hookimpl
 from anobench.plugins import build_registry, get_plugin_manager
 from anobench.runner import model_groups, run_suite
 from anobench.units import cohort_key, cohort_size_for
 from anobench.store import read_records
 from anobench.suite import parse_suite
-from anobench.training import DivergenceError, Objective, TrainConfig, TrainResult, fit_model
+from anobench.torchstack.cohort import fit_cohort
+from anobench.torchstack.stopping import DivergenceError, TrainResult
+from anobench.torchstack.training import Objective, TrainConfig, fit_model
 
 
 class Scalar(nn.Module):

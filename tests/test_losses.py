@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
-from anobench import losses
+from anobench.torchstack import losses
 
 
 def test_kl_of_a_known_gaussian():

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from anobench import losses
 from anobench.errors import SuiteError
 from anobench.runner import model_groups, run_suite
 from anobench.store import read_records
 from anobench.suite import load_suite
-from anobench.training import NonFiniteDataError
+from anobench.torchstack import losses
+from anobench.torchstack.runtime import NonFiniteDataError
 from anobench_plugins.autoencoders import AEDetector, VAEDetector
 from anobench_plugins.datasets import load_digits
 from anobench_plugins.dsebm import DSEBMDetector, dsebm_noise, energy_gradient, score_matching_loss

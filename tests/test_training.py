@@ -9,10 +9,9 @@ import torch
 from torch import nn
 
 from anobench.errors import AnobenchError
-from anobench.training import (
-    DivergenceError, NonFiniteDataError, TrainConfig, as_tensor, fit_model, seeds_from,
-    torch_threads,
-)
+from anobench.torchstack.runtime import NonFiniteDataError, as_tensor, seeds_from, torch_threads
+from anobench.torchstack.stopping import DivergenceError
+from anobench.torchstack.training import TrainConfig, fit_model
 
 
 class Scalar(nn.Module):

@@ -13,7 +13,7 @@ two ReLU layers of width ``hidden`` in the encoder and the decoder.
 
 Weights are initialised as Keras does (Glorot-uniform kernels, zero biases),
 from an explicit :class:`torch.Generator`, so a model is a function of its seed.
-The losses live in :mod:`anobench.losses`.
+The losses live in :mod:`anobench.torchstack.losses`.
 """
 from __future__ import annotations
 

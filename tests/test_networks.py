@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from anobench import nn as abnn
+from anobench.torchstack import networks as abnn
 
 
 @pytest.mark.parametrize("shape, dense", [((1, 28, 28), 1568), ((1, 8, 8), 128),
@@ -75,7 +75,7 @@ def test_energy_is_half_squared_distance_minus_feature_sum():
 
 
 def test_describe_the_authors_vae_at_28x28():
-    from anobench.nn import VAENet, describe
+    from anobench.torchstack.networks import VAENet, describe
 
     net = VAENet((1, 28, 28), latent_dim=32, filters=32)
     info = describe(net)

@@ -1,6 +1,6 @@
 """Free loss functions: each returns one term per sample, shape ``(n,)``.
 
-Networks (:mod:`anobench.nn`) hold architecture only; the objectives the
+Networks (:mod:`anobench.torchstack.networks`) hold architecture only; the objectives the
 detectors train and score with are built from these terms.
 
 Likelihoods used by the VAE family (``d`` = number of input values):
