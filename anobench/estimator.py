@@ -42,7 +42,7 @@ def _detector_class(detector: Any) -> tuple[type[Any], dict[str, Any], str | Non
 
 
 def _registry():
-    from anobench.plugins import load_registry
+    from anobench.manager import load_registry
 
     return load_registry()
 

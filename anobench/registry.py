@@ -144,7 +144,6 @@ class Registry:
         self.rules: dict[str, RuleSpec] = {}
         self.datasets: dict[str, DatasetSpec] = {}
         self.executors: dict[str, ExecutorSpec] = {}
-        self.reporters: dict[str, Any] = {}
         #: Name of the plugin whose hook is running (set by the plugin manager).
         self.current_plugin = "<direct>"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from anobench.api import Detector, ScoringRule
-from anobench.plugins import load_registry
+from anobench.manager import load_registry
 from anobench.registry import init_parameters
 from anobench.testing import (
     ConformanceError,
