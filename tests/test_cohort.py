@@ -263,6 +263,7 @@ class Centroid(Detector):
     """A third-party detector with the cohort capability: distance to the (noisy) mean."""
 
     calls: ClassVar[list[int]] = []
+    cohort_params = ("random_state",)  # the cohort trio: all three or none (issue 20)
 
     def __init__(self, *, random_state: int = 0) -> None:
         self.random_state = random_state

@@ -205,3 +205,39 @@ def test_the_plugin_manager_is_anobench_manager():
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("anobench.plugins")  # renamed, no shim
     assert importlib.import_module("anobench.manager").load_registry is load_registry
+
+
+# -- the cohort trio is checked at registration (issue 20) -------------------------------
+def _cohort_class(**members):
+    """Good with the given cohort members (``None``: left out)."""
+    body = {"cohort_params": ("random_state",),
+            "fit_cohort": classmethod(lambda cls, members, X, X_val=None: [m.fit(X) for m in members]),
+            "cohort_size": classmethod(lambda cls, device, shape: 2)}
+    body.update(members)
+    return type("Coh", (Good,), {k: v for k, v in body.items() if v is not None})
+
+
+@pytest.mark.parametrize("members, fragment", [
+    ({"cohort_size": None}, "defines fit_cohort, cohort_params but not cohort_size: a detector "
+                            "that trains in cohorts defines fit_cohort, cohort_params and cohort_size"),
+    ({"fit_cohort": None, "cohort_size": None}, "defines cohort_params but not fit_cohort, cohort_size"),
+    ({"cohort_params": None}, "defines fit_cohort, cohort_size but not cohort_params"),
+    ({"fit_cohort": 3}, "fit_cohort must be a method"),
+    ({"cohort_params": "random_state"}, "cohort_params must be a tuple of parameter names, got 'random_state'"),
+    ({"cohort_params": ("beta",)}, "cohort_params names 'beta', which is not a parameter of __init__ (k, random_state)"),
+])
+def test_an_inconsistent_cohort_trio_is_refused_naming_the_plugin(members, fragment):
+    cls = _cohort_class(**members)
+    plugin = make_plugin(anobench_register_detectors=lambda registry: registry.add_detector("coh", cls))
+    with pytest.raises(PluginError) as e:
+        build_registry(get_plugin_manager(disable=["pyod", "sklearn"], extra_plugins=[("cohp", plugin)]))
+    assert str(e.value).startswith("plugin 'cohp': detector 'coh' (Coh) ") and fragment in str(e.value)
+
+
+def test_a_full_cohort_trio_is_accepted():
+    reg = Registry()
+    reg.add_detector("coh", _cohort_class(cohort_params=("k",)))
+    caps = reg.detector("coh").capabilities
+    assert caps.cohort and caps.cohort_params == {"k", "random_state"}
+    reg.add_detector("plain", Good)
+    assert not reg.detector("plain").capabilities.cohort
