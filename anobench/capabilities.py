@@ -92,9 +92,10 @@ def _read(cls: type) -> Capabilities:
     params = init_parameters(cls)
     cohort = has_protocol(cls, CohortDetectorProtocol) and cohort_problem(cls) is None
     varying = getattr(cls, "cohort_params", ()) if cohort else ()
+    provides = getattr(cls, "draw_provides", ())
     return Capabilities(
         latent=has_protocol(cls, LatentDetectorProtocol),
-        draw_provides=tuple(getattr(cls, "draw_provides", ()) or ()),
+        draw_provides=tuple(provides) if isinstance(provides, (tuple, list)) else (),
         cohort=cohort,
         cohort_params=frozenset(varying) | {"random_state"},
         keeps_models=has_protocol(cls, KeptModelProtocol),
