@@ -120,8 +120,7 @@ def run_cell(group, split, registry, suite, seeds, device,
         fit_s = time.perf_counter() - t0
     else:
         det, fit_s, *cohort = fitted
-    info = jsonable(dict(det.fit_info()), "fit_info()") if capabilities_of(
-        type(det)).fit_info else {}
+    info = jsonable(dict(det.fit_info()), "fit_info()") if capabilities_of(type(det)).fit_info else {}
     if fitted is not None and cohort:
         info.setdefault("cohort_size", cohort[0])
     n = len(split.y_test)
