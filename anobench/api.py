@@ -47,6 +47,7 @@ __all__ = [
     "missing_draw_fields",
 ]
 
+
 class Detector:
     """Base class for detectors.
 
