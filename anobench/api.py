@@ -1,137 +1,66 @@
-"""Public types that plugins implement or receive.
+"""The plugin contract: what plugins implement, and the values they receive and return.
 
-* :class:`LabeledData` — what a dataset loader returns.
-* :class:`Detector` — base class for detectors (optional: any class with the
-  same methods works). Sign convention: **higher score = more anomalous**.
-* :class:`FitCost` — what one fit costs, timed by a detector for ``anobench plan``.
-* :class:`LatentDetector` — a detector with a Gaussian posterior, which the
-  scoring rules can reduce.
-* :class:`PosteriorDraw` — one draw of the posterior for a test set; every
-  scoring rule is a reduction of it, so all rules of one model are paired.
-* :class:`ScoringRule` — base class for scoring-rule plugins.
+The contract, as :class:`typing.Protocol` classes (the registry checks a
+class against them when a plugin registers it; what else a detector can do
+is read once per class into :class:`anobench.capabilities.Capabilities`):
+
+* :class:`DetectorProtocol` — every detector: ``fit`` and ``score``
+  (**higher score = more anomalous**).
+* :class:`LatentDetectorProtocol` — a detector with a Gaussian posterior
+  (``posterior_draw``), which the scoring rules reduce.
+* :class:`CohortDetectorProtocol` — a detector that trains several models
+  at once (``fit_cohort``, ``cohort_params``, ``cohort_size``: all or none).
+* :class:`KeptModelProtocol` — a detector whose fitted state can be stored
+  (``model_state``, ``load_model_state``).
+* :class:`ScoringRuleProtocol` — a reduction of one :class:`PosteriorDraw`.
+* :class:`ExecutorProtocol` — runs the runner's work units.
+
+Base classes that implement them, with the optional parts' defaults
+(subclassing them is optional): :class:`Detector`, :class:`LatentDetector`,
+:class:`ScoringRule` (and :class:`anobench.executors.Executor`).
+
+Values: :class:`LabeledData` (what a dataset loader returns),
+:class:`PosteriorDraw` (one draw of the posterior for a test set; every
+scoring rule is a reduction of it, so all rules of one model are paired),
+:class:`FitCost` (what one fit costs, timed by a detector for ``anobench plan``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-MEASURES = ("recon", "elbo")
+from anobench.values import (
+    DRAW_OPTIONAL,
+    MEASURES,
+    FitCost,
+    LabeledData,
+    PosteriorDraw,
+    missing_draw_fields,
+)
 
-
-@dataclass(frozen=True)
-class LabeledData:
-    """A labelled dataset with a fixed train/test split.
-
-    Parameters
-    ----------
-    name : str
-        Dataset name as used in suites and tables.
-    X_train, X_test : ndarray, float32
-        Samples, shape ``(n, *sample_shape)``; images are ``(n, C, H, W)``
-        scaled to [0, 1], tabular data is ``(n, d)``.
-    y_train, y_test : ndarray, int64
-        Class labels.
-    class_names : tuple of str, optional
-        Human-readable names indexed by label.
-    scaling : {"none", "minmax", "standardize"}
-        Per-feature scaling the protocol fits on the *training normals* of
-        each one-class split and applies to its training, validation and test
-        data (it depends on the normal class, so it cannot be done at load
-        time). See :func:`anobench.protocol.fit_scaling`.
-    """
-
-    name: str
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    class_names: tuple[str, ...] = ()
-    description: str = ""
-    scaling: str = "none"
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        return tuple(self.X_train.shape[1:])
-
-    @property
-    def classes(self) -> tuple[int, ...]:
-        return tuple(int(c) for c in np.unique(np.concatenate([self.y_train, self.y_test])))
-
-
-@dataclass(frozen=True)
-class FitCost:
-    """What fitting and scoring one model of a detector costs, timed on real steps.
-
-    Returned by the optional :meth:`Detector.fit_cost`; ``anobench plan``
-    multiplies it by the size of each cell's data and the schedule's bounds.
-
-    Attributes
-    ----------
-    epochs : (int, int)
-        Fewest and most epochs the schedule allows: early stopping cannot
-        stop before ``patience + 1``; ``max_epochs`` (each capped by the other).
-    batch_size : int
-        Training samples per step.
-    step_seconds : float
-        One training step (forward, backward, optimiser) of ``members`` models
-        trained together, at ``batch_size``.
-    eval_seconds : float
-        One validation batch (loss without gradients) of the ``members`` models.
-    setup_seconds : float
-        Once per fit: building and initialising the networks, moving the data.
-    score_seconds_per_row : float
-        Scoring one test sample with one fitted model (latent detectors: the
-        posterior draw with the ``n_samples`` asked for).
-    members : int
-        Models trained together (a cohort) in the timed steps.
-    """
-
-    epochs: tuple[int, int]
-    batch_size: int
-    step_seconds: float
-    eval_seconds: float
-    setup_seconds: float
-    score_seconds_per_row: float
-    members: int = 1
+__all__ = [
+    "DRAW_OPTIONAL", "MEASURES", "CohortDetectorProtocol", "Detector", "DetectorProtocol",
+    "ExecutorProtocol", "FitCost", "KeptModelProtocol", "LabeledData", "LatentDetector",
+    "LatentDetectorProtocol", "PosteriorDraw", "ScoringRule", "ScoringRuleProtocol",
+    "missing_draw_fields",
+]
 
 
 class Detector:
     """Base class for detectors.
 
-    Subclasses declare their parameters as keyword-only ``__init__`` arguments
-    with defaults and store them unchanged; ``fit`` sets attributes ending in
-    ``_``. ``score`` returns one float per sample, higher = more anomalous.
+    Implements :class:`DetectorProtocol`. Subclasses declare their parameters
+    as keyword-only ``__init__`` arguments with defaults and store them
+    unchanged; ``fit`` sets attributes ending in ``_``. ``score`` returns one
+    float per sample, higher = more anomalous.
 
-    Optional capability, **cohort training**: a class that can fit several
-    instances at once (e.g. as one stacked network) defines
-
-    * ``fit_cohort(members, X, X_val=None)`` (classmethod): fits the unfitted
-      ``members`` together and returns, per member, the fitted detector or
-      the exception that ended it; each member must end as ``member.fit(X,
-      X_val)`` would alone (same seeds);
-    * ``cohort_params`` (class attribute): the parameters that may differ
-      between members (``random_state`` always may);
-    * ``cohort_size(device, sample_shape)`` (classmethod): how many members
-      are worth training together on ``"cpu"`` or ``"cuda"`` for samples of
-      that shape (1: one by one).
-
-    The runner then groups a class's cells (repetitions, and grid points that
-    differ only in ``cohort_params``) into cohorts; records stay one per cell.
-    Classes without ``fit_cohort`` are fitted one by one.
-
-    Optional capability, **kept models** (``[suite] keep_models``, ``anobench
-    rescore``): a class whose fitted state is a set of arrays defines
-
-    * ``model_state()``: the fitted model as ``{name: ndarray}``;
-    * ``load_model_state(state, sample_shape)``: on an unfitted instance made
-      with the same parameters, restore that state so that ``score`` and
-      ``posterior_draw`` give what the fitted instance gave; returns ``self``;
-    * ``model_bytes(params, sample_shape)`` (classmethod, optional): the size
-      of ``model_state()`` in bytes, for the run's estimate.
-
-    Detectors without them are trained and scored as usual, their models not kept.
+    Optional capabilities, each a protocol of its own: a posterior
+    (:class:`LatentDetectorProtocol`, or subclass :class:`LatentDetector`),
+    training in cohorts (:class:`CohortDetectorProtocol`), kept models
+    (:class:`KeptModelProtocol`). Detectors without them are trained one by
+    one and scored with :meth:`score`, their models not kept.
     """
 
     #: Set by the registry to the registered name.
@@ -172,7 +101,7 @@ class Detector:
 
         ``X`` holds training samples of the data (repeat them if more are
         needed); ``device`` is ``"cpu"`` or ``"cuda"``; ``members`` models
-        are timed as one cohort (see :meth:`fit_cohort` above); ``n_samples``
+        are timed as one cohort (:class:`CohortDetectorProtocol`); ``n_samples``
         is the posterior samples the scoring rules read (``None``: score with
         :meth:`score`). It must take seconds, never a whole fit. ``None`` (the
         default): the plan times real fits on subsets of the data instead.
@@ -191,64 +120,6 @@ class Detector:
         with (PCA: ``n_components`` against the number of features). The
         default accepts everything.
         """
-
-
-@dataclass(frozen=True)
-class PosteriorDraw:
-    """One draw of a latent-variable model's posterior on a test set.
-
-    Attributes
-    ----------
-    recon_mu : ndarray (n,)
-        Reconstruction error with the decoder applied to the posterior mean
-        (the *expected latent representation*).
-    recon_samples : ndarray (L, n)
-        Reconstruction errors of ``L`` sampled ``z ~ q(z|x)``; row 0 is the
-        "single sample" draw.
-    kl : ndarray (n,)
-        ``KL(q(z|x) || p(z))``, analytic.
-    log_weights : ndarray (L, n)
-        ``log p(x|z_l) + log p(z_l) - log q(z_l|x)`` for the same samples,
-        with the likelihood the model was trained with (normalised), for
-        importance-weighted likelihood estimates.
-    beta : float
-        Weight of the KL term in the training objective (1 = plain VAE).
-    log_likelihood : ndarray (L, n), optional
-        ``log p(x|z_l)`` of the same samples, the normalised likelihood the
-        model was trained with (``recon-prob`` reads it).
-    mu, logvar : ndarray (n, D), optional
-        The posterior's parameters per example (the run's posterior
-        statistics read them: :mod:`anobench.posterior`).
-
-    The optional fields are ``None`` when a detector does not provide them; a
-    detector lists those it fills in ``LatentDetector.draw_provides`` and a
-    rule those it reads in ``ScoringRule.needs``, checked at suite load.
-    """
-
-    recon_mu: np.ndarray
-    recon_samples: np.ndarray
-    kl: np.ndarray
-    log_weights: np.ndarray
-    beta: float = 1.0
-    log_likelihood: np.ndarray | None = None
-    mu: np.ndarray | None = None
-    logvar: np.ndarray | None = None
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.recon_samples.shape[0])
-
-    def head(self, k: int) -> PosteriorDraw:
-        """The draw restricted to its first ``k`` samples (itself if it has no more)."""
-        if k >= self.n_samples:
-            return self
-        ll = None if self.log_likelihood is None else self.log_likelihood[:k]
-        return PosteriorDraw(self.recon_mu, self.recon_samples[:k], self.kl,
-                             self.log_weights[:k], self.beta, ll, self.mu, self.logvar)
-
-
-#: The optional :class:`PosteriorDraw` fields a detector may fill and a rule may need.
-DRAW_OPTIONAL = ("log_likelihood", "mu", "logvar")
 
 
 class LatentDetector(Detector):
@@ -329,7 +200,182 @@ class ScoringRule:
         raise ValueError(f"scoring rule {self.name!r} does not support measure {measure!r}")
 
 
-def missing_draw_fields(rule: Any, detector_cls: type) -> list[str]:
-    """The optional draw fields ``rule`` needs that ``detector_cls`` does not provide."""
-    provides = set(getattr(detector_cls, "draw_provides", ()))
-    return [f for f in getattr(rule, "needs", ()) if f not in provides]
+# ------------------------------------------------------------------ the contract
+@runtime_checkable
+class DetectorProtocol(Protocol):
+    """What every detector provides.
+
+    A detector is a class with a keyword-only ``__init__`` whose parameters
+    all have defaults and which only stores them (``self.k = k``); ``fit``
+    sets attributes ending in ``_``. A ``random_state`` parameter is given
+    the cell's seed (unless the suite sets it), a ``device`` parameter the
+    run's device (when the suite leaves it ``"auto"``).
+
+    Optional, with defaults in :class:`Detector`: ``fit_info()``,
+    ``check_params(params)``, ``check_data(params, sample_shape)``,
+    ``fit_cost(...)`` and ``param_types_from_defaults``; and the
+    capabilities of :class:`LatentDetectorProtocol`,
+    :class:`CohortDetectorProtocol` and :class:`KeptModelProtocol`.
+    """
+
+    def fit(self, X: np.ndarray, X_val: np.ndarray | None = None) -> Any:
+        """Fit on normal samples.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, *sample_shape)
+            Training samples of the normal class.
+        X_val : ndarray, optional
+            Held-out normal samples (e.g. for early stopping).
+
+        Returns
+        -------
+        self
+        """
+        ...
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """Anomaly scores of ``X``: one float per sample, shape ``(n,)``, higher = more anomalous."""
+        ...
+
+
+@runtime_checkable
+class LatentDetectorProtocol(DetectorProtocol, Protocol):
+    """A detector with a Gaussian posterior ``q(z|x)``: the scoring rules apply to it.
+
+    Optional class attributes (defaults in :class:`LatentDetector`):
+    ``default_rule`` (the rule a suite entry uses when it names none) and
+    ``draw_provides`` (the optional :class:`PosteriorDraw` fields it fills,
+    from :data:`DRAW_OPTIONAL`).
+    """
+
+    def posterior_draw(self, X: np.ndarray, n_samples: int, seed: int) -> PosteriorDraw:
+        """Draw the posterior once for ``X`` (see :meth:`LatentDetector.posterior_draw`).
+
+        Parameters
+        ----------
+        X : ndarray
+            Test samples.
+        n_samples : int
+            ``L``, the sampled ``z`` per example; the first ``k`` must not
+            depend on ``n_samples``.
+        seed : int
+            Seed of the sampling.
+
+        Returns
+        -------
+        PosteriorDraw
+        """
+        ...
+
+
+@runtime_checkable
+class CohortDetectorProtocol(DetectorProtocol, Protocol):
+    """A detector that fits several instances at once (e.g. as one stacked network).
+
+    The runner groups a class's cells (repetitions, and grid points that
+    differ only in :attr:`cohort_params`) into cohorts of :meth:`cohort_size`
+    members; records stay one per cell. A class defines all three members
+    or none (the registry refuses a part); the conformance kit checks that
+    each member ends as its own single fit would.
+    """
+
+    #: Parameters that may differ between the members of one cohort
+    #: (``random_state`` always may); all others are equal.
+    cohort_params: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def fit_cohort(cls, members: Sequence[Any], X: np.ndarray,
+                   X_val: np.ndarray | None = None) -> Sequence[Any]:
+        """Fit the unfitted ``members`` together.
+
+        Returns
+        -------
+        list
+            Per member, the fitted detector (its own object) or the
+            exception that ended it; each must end as ``member.fit(X, X_val)``
+            would alone (same seeds).
+        """
+        ...
+
+    @classmethod
+    def cohort_size(cls, device: str, sample_shape: tuple[int, ...]) -> int:
+        """How many members are worth training together on ``device`` (``"cpu"``
+        or ``"cuda"``) for samples of ``sample_shape`` (1: one by one)."""
+        ...
+
+
+@runtime_checkable
+class KeptModelProtocol(DetectorProtocol, Protocol):
+    """A detector whose fitted state is a set of arrays (``[suite] keep_models``,
+    ``anobench rescore``).
+
+    Optional: ``model_bytes(params, sample_shape)`` (classmethod), the size of
+    :meth:`model_state` in bytes, for the run's estimate.
+    """
+
+    def model_state(self) -> dict[str, np.ndarray]:
+        """The fitted model as ``{name: ndarray}``."""
+        ...
+
+    def load_model_state(self, state: dict[str, np.ndarray],
+                         sample_shape: tuple[int, ...]) -> Any:
+        """On an unfitted instance made with the same parameters, restore ``state``
+        so that ``score`` (and ``posterior_draw``) give what the fitted instance
+        gave; return ``self``."""
+        ...
+
+
+@runtime_checkable
+class ScoringRuleProtocol(Protocol):
+    """A reduction of one :class:`PosteriorDraw` to one anomaly score per example.
+
+    Optional, with defaults in :class:`ScoringRule`: ``description``,
+    ``min_samples``, ``max_samples``, ``needs`` and, for an oracle rule
+    (``oracle = True``), ``candidates`` and ``choose`` in place of a
+    label-free :meth:`reduce`.
+    """
+
+    @property
+    def name(self) -> str:
+        """Lowercase name used in suites and tables."""
+        ...
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        """The measures the rule can be read as (of :data:`MEASURES`)."""
+        ...
+
+    def reduce(self, draw: PosteriorDraw, measure: str) -> np.ndarray:
+        """Scores, shape ``(n,)``, higher = more anomalous; ``ValueError`` for a
+        measure the rule does not support."""
+        ...
+
+
+@runtime_checkable
+class ExecutorProtocol(Protocol):
+    """Runs the runner's work units, here or elsewhere (see :mod:`anobench.executors`).
+
+    Made as ``cls(jobs=..., devices=..., **options)``; the base class
+    :class:`anobench.executors.Executor` stores ``jobs`` and ``devices``.
+    """
+
+    @property
+    def in_process(self) -> bool:
+        """Whether units run in the driver's own process (a crash there ends the run)."""
+        ...
+
+    def map(self, fn: Callable[[Any], Any], units: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+        """Call ``fn(unit)`` for every unit (consume ``units`` lazily) and yield
+        ``(unit, result)`` pairs in any order."""
+        ...
+
+    def close(self) -> None:
+        """Release workers (called once the run is over, also after an error)."""
+        ...
+
+
+if TYPE_CHECKING:  # the base classes keep the contract (checked by mypy)
+    _detector: type[DetectorProtocol] = Detector
+    _latent: type[LatentDetectorProtocol] = LatentDetector
+    _rule: type[ScoringRuleProtocol] = ScoringRule

@@ -8,13 +8,13 @@ file and key (:class:`~anobench.errors.SuiteError`, :class:`~anobench.errors.Dat
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from anobench.api import LabeledData
+from anobench.capabilities import capabilities_of
 from anobench.classes import resolve_classes, resolve_label
 from anobench.errors import AnobenchError, DataError, SuiteError
 from anobench.limits import check_cells
@@ -127,13 +127,13 @@ def check_data_fit(suite: Suite, registry: Registry, datasets: dict[str, Labeled
     :meth:`anobench.api.Detector.check_data`); raises :class:`SuiteError`.
     """
     for cfg in suite.detectors:
-        check = getattr(registry.detectors[cfg.name].cls, "check_data", None)
-        if not callable(check):
+        spec = registry.detectors[cfg.name]
+        if not spec.capabilities.check_data:
             continue
         for entry in suite.datasets:
             shape = datasets[entry.label].sample_shape
             try:
-                check(dict(cfg.params), shape)
+                spec.cls.check_data(dict(cfg.params), shape)
             except (ValueError, TypeError) as exc:
                 raise SuiteError(f"{suite.path}: detectors[{cfg.entry}].params: detector "
                                  f"{cfg.point!r} on dataset {entry.label!r} (samples of shape "
@@ -170,4 +170,4 @@ def resolve_device(requested: str) -> str:
 
 def needs_device(groups: list[ModelGroup]) -> bool:
     """Whether a model of the suite takes a ``device`` (a neural detector)."""
-    return any("device" in inspect.signature(g.cls.__init__).parameters for g in groups)
+    return any(capabilities_of(g.cls).takes_device for g in groups)

@@ -14,7 +14,7 @@ from anobench.escape import TerminalFormatter, terminal
 
 
 def _registry():
-    from anobench.plugins import load_registry
+    from anobench.manager import load_registry
 
     return load_registry()
 

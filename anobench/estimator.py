@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from anobench.capabilities import capabilities_of
 from anobench.limits import MAX_SAMPLES
 
 
@@ -36,13 +37,13 @@ def _detector_class(detector: Any) -> tuple[type[Any], dict[str, Any], str | Non
             raise ValueError(exc.args[0]) from None
         return spec.cls, dict(spec.defaults), spec.default_rule
     if inspect.isclass(detector):
-        latent = callable(getattr(detector, "posterior_draw", None))
+        latent = capabilities_of(detector).latent
         return detector, {}, getattr(detector, "default_rule", None) if latent else None
     raise TypeError(f"detector must be a registered name or a detector class, got {detector!r}")
 
 
 def _registry():
-    from anobench.plugins import load_registry
+    from anobench.manager import load_registry
 
     return load_registry()
 
@@ -120,8 +121,7 @@ class OutlierEstimator(OutlierMixin, BaseEstimator):
         seed = int(rs.randint(2**31 - 1)) if isinstance(rs, np.random.RandomState) else rs
         self.rule_ = self._rule(cls, default_rule)
         kwargs = {**fixed, **(self.params or {})}
-        accepted = inspect.signature(cls.__init__).parameters
-        if "random_state" in accepted and kwargs.get("random_state") is None:
+        if capabilities_of(cls).takes_random_state and kwargs.get("random_state") is None:
             kwargs["random_state"] = seed
         self.draw_seed_ = 0 if seed is None else seed
         self.detector_ = cls(**kwargs).fit(X)
@@ -129,8 +129,7 @@ class OutlierEstimator(OutlierMixin, BaseEstimator):
         return self
 
     def _rule(self, cls: type, default_rule: str | None) -> Any:
-        latent = callable(getattr(cls, "posterior_draw", None))
-        if not latent:
+        if not capabilities_of(cls).latent:
             if self.rule is not None:
                 raise ValueError(f"rule={self.rule!r}: detector {self.detector!r} has no posterior "
                                  "(not a latent-variable model)")

@@ -10,6 +10,11 @@ entry-point group::
 Each ``anobench_register_*`` hook receives the :class:`~anobench.registry.Registry`
 and adds named components to it. The registry records which plugin provided
 each component and refuses duplicates and malformed components.
+
+The hooks are called by pluggy (see :mod:`anobench.manager`): the plugin
+registered last first, unless ``@hookimpl(tryfirst=True)`` or
+``trylast=True`` moves it; ``@hookimpl(wrapper=True)`` runs around the
+others. A plugin implementing a hook not listed here is refused by name.
 """
 from __future__ import annotations
 
@@ -66,7 +71,3 @@ def anobench_register_executors(registry: Registry) -> None:
     are built in.
     """
 
-
-@hookspec
-def anobench_register_reporters(registry: Registry) -> None:
-    """Register report renderers (reserved for output formats)."""

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from anobench.capabilities import capabilities_of
 from anobench.errors import AnobenchError
 from anobench.scores import safe_cell_id
 from anobench.store import _atomic_write, jsonable
@@ -48,8 +49,7 @@ class KeptModel:
 
 def can_keep(cls: type) -> bool:
     """Whether a detector class can export and restore its fitted state."""
-    return callable(getattr(cls, "model_state", None)) and callable(
-        getattr(cls, "load_model_state", None))
+    return capabilities_of(cls).keeps_models
 
 
 def model_path(run_dir: Path, cell: str) -> Path:
@@ -177,7 +177,7 @@ def estimate_store(suite: Any, datasets: dict[str, Any], groups: list[Any]) -> S
         if not can_keep(g.cls):
             not_kept.append(g.configs[0].point)
             continue
-        size = getattr(g.cls, "model_bytes", None)
+        size = g.cls.model_bytes if capabilities_of(g.cls).model_bytes else None
         for entry in suite.datasets:
             data = datasets[entry.label]
             n = len(entry.classes or data.classes) * suite.repetitions

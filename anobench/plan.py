@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from anobench.api import FitCost, LabeledData
+from anobench.capabilities import capabilities_of
 from anobench.deadline import CellTimeout, deadline
 from anobench.protocol import normal_key, test_set_sizes, train_val_split
 from anobench.registry import Registry
@@ -251,7 +252,7 @@ def make_plan(suite: Suite, registry: Registry, datasets: dict[str, LabeledData]
         for unit in _units(list(block), dev, X.shape[1:], cohort_size):
             group = unit[0][3]
             mp = models[group.key]
-            fit_cost = getattr(group.cls, "fit_cost", None)
+            fit_cost = group.cls.fit_cost if capabilities_of(group.cls).fit_cost else None
             n_draw = _draw_samples(group, registry)
             key = (group.key, X.shape[1:], len(unit), n_draw)  # the first dataset of a shape
             if key not in costs:

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from anobench.api import MEASURES, LabeledData, ScoringRule
+from anobench.api import MEASURES, DetectorProtocol, LabeledData, ScoringRule
+from anobench.capabilities import (
+    Capabilities,
+    capabilities_of,
+    cohort_problem,
+    init_parameters,
+    missing_methods,
+)
 from anobench.errors import AnobenchError, PluginError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
@@ -26,18 +33,6 @@ def did_you_mean(word: object, choices: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def init_parameters(cls_or_fn: Any) -> dict[str, inspect.Parameter]:
-    """Keyword parameters a detector class or dataset loader accepts."""
-    target = cls_or_fn.__init__ if inspect.isclass(cls_or_fn) else cls_or_fn
-    params = dict(inspect.signature(target).parameters)
-    params.pop("self", None)
-    return {
-        k: p
-        for k, p in params.items()
-        if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    }
-
-
 @dataclass(frozen=True)
 class DetectorSpec:
     """A registered detector.
@@ -45,18 +40,24 @@ class DetectorSpec:
     ``defaults`` are parameter values this name fixes (e.g. ``ed-vae`` is the
     ``vae`` class with ``default_rule`` ``"expected"``); two specs with the
     same class and parameters share one trained model in a run.
+    ``capabilities`` is what the class can do beyond ``fit`` and ``score``,
+    read once (:func:`~anobench.capabilities.capabilities_of`).
     """
 
     name: str
-    cls: type
+    cls: type[Any]
     plugin: str
     description: str = ""
     defaults: dict[str, Any] = field(default_factory=dict)
     default_rule: str | None = None
+    capabilities: Capabilities = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "capabilities", capabilities_of(self.cls))
 
     @property
     def latent(self) -> bool:
-        return callable(getattr(self.cls, "posterior_draw", None))
+        return self.capabilities.latent
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -144,7 +145,6 @@ class Registry:
         self.rules: dict[str, RuleSpec] = {}
         self.datasets: dict[str, DatasetSpec] = {}
         self.executors: dict[str, ExecutorSpec] = {}
-        self.reporters: dict[str, Any] = {}
         #: Name of the plugin whose hook is running (set by the plugin manager).
         self.current_plugin = "<direct>"
 
@@ -193,11 +193,10 @@ class Registry:
         """Check a detector class against the contract; ``PluginError`` names the plugin."""
         if not inspect.isclass(cls):
             raise PluginError(f"plugin {plugin!r}: detector {name!r} must be a class, got {cls!r}")
-        for method in ("fit", "score"):
-            if not callable(getattr(cls, method, None)):
-                raise PluginError(
-                    f"plugin {plugin!r}: detector {name!r} ({cls.__name__}) has no {method}() method"
-                )
+        for method in missing_methods(cls, DetectorProtocol):
+            raise PluginError(
+                f"plugin {plugin!r}: detector {name!r} ({cls.__name__}) has no {method}() method"
+            )
         for pname, p in init_parameters(cls).items():
             if p.kind is not inspect.Parameter.KEYWORD_ONLY:
                 raise PluginError(
@@ -215,7 +214,10 @@ class Registry:
             raise PluginError(
                 f"plugin {plugin!r}: detector {name!r} fixes unknown parameters {sorted(unknown)}"
             )
-        latent = callable(getattr(cls, "posterior_draw", None))
+        problem = cohort_problem(cls)
+        if problem:
+            raise PluginError(f"plugin {plugin!r}: detector {name!r} ({cls.__name__}) {problem}")
+        latent = capabilities_of(cls).latent
         if default_rule is None and latent:
             default_rule = getattr(cls, "default_rule", None)
         if default_rule is not None and not latent:

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 import numpy as np
 
 import anobench
+from anobench.capabilities import capabilities_of
 from anobench.checks import (
     check_data_fit,
     check_device,
@@ -119,8 +120,7 @@ def run_cell(group, split, registry, suite, seeds, device,
         fit_s = time.perf_counter() - t0
     else:
         det, fit_s, *cohort = fitted
-    info = jsonable(dict(det.fit_info()), "fit_info()") if callable(
-        getattr(det, "fit_info", None)) else {}
+    info = jsonable(dict(det.fit_info()), "fit_info()") if capabilities_of(type(det)).fit_info else {}
     if fitted is not None and cohort:
         info.setdefault("cohort_size", cohort[0])
     n = len(split.y_test)

@@ -415,7 +415,7 @@ def _parse_datasets(ctx: _Ctx, value: Any, registry: Registry, anomalies: str = 
     return tuple(out)
 
 
-def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[DetectorConfig, ...]:
+def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[DetectorConfig, ...]:  # noqa: C901 - one pass over the entries, checks in order
     out: list[DetectorConfig] = []
     for i, entry in enumerate(_entries(ctx, "detectors", value)):
         where = f"detectors[{i}]"
@@ -430,7 +430,7 @@ def _parse_detectors(ctx: _Ctx, value: Any, registry: Registry) -> tuple[Detecto
         params = _check_type(ctx, f"{where}.params", entry.get("params", {}), dict)
         _check_params(ctx, f"{where}.params", params, spec.parameters, f"detector {dname!r}",
                       reserved=set(spec.defaults),
-                      types=getattr(spec.cls, "param_types_from_defaults", True))
+                      types=spec.capabilities.param_types_from_defaults)
         label = _check_label(ctx, f"{where}.label",
                              _check_type(ctx, f"{where}.label", entry.get("label", dname), str))
         rules, measures, n_samples, explicit = _rules_for(ctx, where, entry, spec, registry)
@@ -484,11 +484,10 @@ def _columns(label: str, grid: tuple, rules: tuple[str, ...], measures: tuple[st
 
 def _check_values(ctx: _Ctx, where: str, spec: Any, params: dict[str, Any]) -> None:
     """Let the detector refuse bad parameter values (optional ``check_params`` classmethod)."""
-    check = getattr(spec.cls, "check_params", None)
-    if not callable(check):
+    if not spec.capabilities.check_params:
         return
     try:
-        check(dict(params))
+        spec.cls.check_params(dict(params))
     except (ValueError, TypeError) as exc:
         raise ctx.fail(where, f"detector {spec.name!r}: {exc}") from None
 

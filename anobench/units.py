@@ -9,7 +9,6 @@ which the driver alone stores.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import itertools
 import json
 import numbers
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from anobench.api import LabeledData
+from anobench.capabilities import capabilities_of
 from anobench.classes import normal_name
 from anobench.deadline import CellTimeout, deadline
 from anobench.protocol import OneClassSplit, derive_seed, normal_key, one_class_split
@@ -112,11 +112,11 @@ def instantiate(group: ModelGroup, seed: int, device: str | None):
 
 def instance_params(group: ModelGroup, seed: int, device: str | None) -> dict[str, Any]:
     """The keyword arguments :func:`instantiate` gives the group's detector class."""
-    accepted = inspect.signature(group.cls.__init__).parameters
+    caps = capabilities_of(group.cls)
     params = dict(group.params)
-    if "random_state" in accepted and params.get("random_state") is None:
+    if caps.takes_random_state and params.get("random_state") is None:
         params["random_state"] = seed
-    if device and "device" in accepted and params.get("device") in (None, "auto"):
+    if device and caps.takes_device and params.get("device") in (None, "auto"):
         params["device"] = device
     return params
 
@@ -161,7 +161,7 @@ def work_units(todo: list[Cell], datasets: dict[str, LabeledData], registry: Reg
                 yield WorkUnit(tuple(members[i:i + sizes[key]]), registry, suite, device)
 
 
-def cohort_size_for(cls: type, device: str | None, sample_shape: tuple[int, ...],
+def cohort_size_for(cls: type[Any], device: str | None, sample_shape: tuple[int, ...],
                     override: int | None = None) -> int:
     """Cells of detector ``cls`` trained together on ``device`` (1: one by one).
 
@@ -170,13 +170,11 @@ def cohort_size_for(cls: type, device: str | None, sample_shape: tuple[int, ...]
     ``cohort_size(device, sample_shape)``; ``override`` (``--cohort-size``)
     replaces that for every such class.
     """
-    if not callable(getattr(cls, "fit_cohort", None)):
+    if not capabilities_of(cls).cohort:
         return 1
     if override is not None:
         return max(1, int(override))
-    size = getattr(cls, "cohort_size", None)
-    if not callable(size):
-        return 1
+    size = cls.cohort_size
     call = f"cohort_size({device or 'cpu'!r}, {tuple(sample_shape)})"
     try:
         value = size(device or "cpu", tuple(sample_shape))
@@ -194,7 +192,7 @@ class CohortSizeError(ValueError):
 
 def cohort_key(group: ModelGroup) -> str:
     """Groups with equal keys may share a cohort: all parameters equal but ``cohort_params``."""
-    varying = set(getattr(group.cls, "cohort_params", ())) | {"random_state"}
+    varying = capabilities_of(group.cls).cohort_params
     fixed = {k: v for k, v in group.params.items() if k not in varying}
     return json.dumps([group.cls.__module__, group.cls.__qualname__, fixed], sort_keys=True,
                       default=str)

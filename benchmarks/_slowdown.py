@@ -117,7 +117,7 @@ def _slow_cohort(delay: float) -> None:
 
 
 def _slow_rules(delay: float) -> None:
-    from anobench.plugins import load_registry
+    from anobench.manager import load_registry
 
     for spec in load_registry().rules.values():
         owner = next(k for k in type(spec.rule).__mro__ if "reduce" in vars(k))

@@ -82,7 +82,7 @@ def pytest_runtest_call(item):
 
 @pytest.fixture(scope="session")
 def registry():
-    from anobench.plugins import load_registry
+    from anobench.manager import load_registry
 
     return load_registry()
 

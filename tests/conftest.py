@@ -25,7 +25,7 @@ def mnist_root() -> Path:
 
 @pytest.fixture(scope="session")
 def registry():
-    from anobench.plugins import load_registry
+    from anobench.manager import load_registry
 
     return load_registry()
 

@@ -28,7 +28,7 @@ import pytest
 import anobench.cli as cli
 from anobench.api import Detector
 from anobench.hookspecs import hookimpl
-from anobench.plugins import build_registry, get_plugin_manager
+from anobench.manager import build_registry, get_plugin_manager
 from anobench.runlock import RunLock
 from anobench.store import RECORDS, read_records
 from anobench.errors import SuiteError
@@ -383,7 +383,7 @@ def no_cuda(ctx: Ctx) -> None:
 
 def disable_env(names: str) -> Callable[[Ctx], None]:
     def setup(ctx: Ctx) -> None:
-        from anobench.plugins import load_registry
+        from anobench.manager import load_registry
 
         ctx.monkeypatch.setenv("ANOBENCH_DISABLE_PLUGINS", names)
         ctx.monkeypatch.setattr(cli, "_registry", lambda: load_registry())

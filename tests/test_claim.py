@@ -24,7 +24,7 @@ import pytest
 
 from anobench.api import LabeledData
 from anobench.hookspecs import hookimpl
-from anobench.plugins import build_registry, get_plugin_manager, load_registry
+from anobench.manager import build_registry, get_plugin_manager, load_registry
 from anobench.report.statistics import paired_comparison
 from anobench.runner import run_suite
 from anobench.store import read_records

@@ -10,7 +10,7 @@ from torch import nn
 
 from anobench.api import Detector
 from anobench.hookspecs import hookimpl
-from anobench.plugins import build_registry, get_plugin_manager
+from anobench.manager import build_registry, get_plugin_manager
 from anobench.runner import model_groups, run_suite
 from anobench.units import cohort_key, cohort_size_for
 from anobench.store import read_records
@@ -264,6 +264,7 @@ class Centroid(Detector):
     """A third-party detector with the cohort capability: distance to the (noisy) mean."""
 
     calls: ClassVar[list[int]] = []
+    cohort_params = ("random_state",)  # the cohort trio: all three or none (issue 20)
 
     def __init__(self, *, random_state: int = 0) -> None:
         self.random_state = random_state

@@ -6,7 +6,7 @@ import pytest
 from test_plugins import Good, make_plugin
 
 from anobench.errors import PluginError, SuiteError
-from anobench.plugins import build_registry, get_plugin_manager
+from anobench.manager import build_registry, get_plugin_manager
 from anobench.suite import parse_suite
 
 

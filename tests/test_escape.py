@@ -18,7 +18,7 @@ import anobench.cli as cli
 from anobench import escape
 from anobench.api import Detector
 from anobench.hookspecs import hookimpl
-from anobench.plugins import build_registry, get_plugin_manager
+from anobench.manager import build_registry, get_plugin_manager
 from anobench.report.markup import Entry, Heading, Para, TableBlock, to_html, to_markdown
 
 SCRIPT = "<script>alert(1)</script>"

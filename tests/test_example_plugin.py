@@ -50,10 +50,10 @@ def env_with(target: Path) -> dict[str, str]:
 
 def activate(target: Path, monkeypatch) -> None:
     """Put an install target on sys.path for this test, with a fresh plugin registry."""
-    import anobench.plugins
+    import anobench.manager
 
     monkeypatch.syspath_prepend(str(target))
-    monkeypatch.setattr(anobench.plugins, "_cache", {})
+    monkeypatch.setattr(anobench.manager, "_cache", {})
     monkeypatch.delenv("ANOBENCH_DISABLE_PLUGINS", raising=False)
 
 
@@ -81,7 +81,7 @@ def target(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def installed(target, use_target) -> Path:
-    from anobench.plugins import load_registry
+    from anobench.manager import load_registry
 
     assert "isoforest" not in load_registry().detectors  # entry points are the only link
     use_target(target)
@@ -129,7 +129,7 @@ params = { max_epochs = 2, device = "cpu" }
 
 
 def test_suite_with_the_plugin_detector_and_rule(installed, tmp_path, capsys, monkeypatch):
-    from anobench.plugins import load_registry
+    from anobench.manager import load_registry
 
     monkeypatch.chdir(tmp_path)
     has_vae = "vae" in load_registry().detectors

@@ -15,7 +15,7 @@ from anobench.executors import (
     parse_jobs,
 )
 from anobench.hookspecs import hookimpl
-from anobench.plugins import build_registry, get_plugin_manager
+from anobench.manager import build_registry, get_plugin_manager
 from anobench.runner import run_suite
 from anobench.store import read_records
 from anobench.workers import death_reason

@@ -10,7 +10,7 @@ import anobench.cli as cli
 from anobench.api import Detector, FitCost
 from anobench.hookspecs import hookimpl
 from anobench.plan import make_plan, plan_suite, span
-from anobench.plugins import build_registry, get_plugin_manager
+from anobench.manager import build_registry, get_plugin_manager
 from anobench.runner import load_datasets, resolve_suite_classes
 from anobench.suite import load_suite
 from anobench.units import model_groups, suite_cells, work_units

@@ -17,7 +17,7 @@ import pytest
 
 from anobench.api import Detector
 from anobench.hookspecs import hookimpl
-from anobench.plugins import build_registry, get_plugin_manager
+from anobench.manager import build_registry, get_plugin_manager
 from anobench.runner import run_suite
 from anobench.store import read_records
 from anobench.suite import parse_suite

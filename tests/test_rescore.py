@@ -25,7 +25,7 @@ from anobench.api import LatentDetector, PosteriorDraw, ScoringRule
 from anobench.errors import AnobenchError
 from anobench.hookspecs import hookimpl
 from anobench.modelstore import MODELS_DIR, load_model, model_path
-from anobench.plugins import build_registry, get_plugin_manager
+from anobench.manager import build_registry, get_plugin_manager
 from anobench.rescore import rescore_run
 from anobench.runlock import RunLock
 from anobench.runner import run_suite
@@ -306,7 +306,7 @@ def test_resumed_run_keeps_the_models_of_every_cell(tmp_path, registry):
 @pytest.mark.slow
 def test_rescoring_a_vae_with_recon_prob_equals_scoring_it_from_the_start(tmp_path):
     """The real path: torch weights saved, restored, drawn again with the cell's seed."""
-    from anobench.plugins import load_registry
+    from anobench.manager import load_registry
 
     reg = load_registry()
     text = """

@@ -125,7 +125,7 @@ class FakeLatent(LatentDetector):
 
 def test_each_entry_reads_its_own_samples_and_no_more_are_drawn(tmp_path):
     from anobench.hookspecs import hookimpl
-    from anobench.plugins import build_registry, get_plugin_manager
+    from anobench.manager import build_registry, get_plugin_manager
     from anobench.runner import run_suite
     from anobench.store import read_records
     from anobench.suite import parse_suite
@@ -187,7 +187,7 @@ def wiggly_rows(s, n_samples):
 def test_best_and_worst_keep_the_sample_with_the_best_and_worst_metric(tmp_path):
     from anobench.hookspecs import hookimpl
     from anobench.metrics import METRICS
-    from anobench.plugins import build_registry, get_plugin_manager
+    from anobench.manager import build_registry, get_plugin_manager
     from anobench.runner import run_suite
     from anobench.scores import load_scores, scores_path
     from anobench.store import read_records

@@ -8,7 +8,7 @@ import pytest
 from anobench.api import Detector
 from anobench.errors import SuiteError
 from anobench.hookspecs import hookimpl
-from anobench.plugins import build_registry, get_plugin_manager
+from anobench.manager import build_registry, get_plugin_manager
 from anobench.runner import run_suite
 from anobench.store import append_block, done_cells, read_meta, read_records
 from anobench.suite import load_suite, parse_suite

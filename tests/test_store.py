@@ -14,7 +14,7 @@ from anobench.api import Detector
 from anobench.cli import main
 from anobench.errors import AnobenchError
 from anobench.hookspecs import hookimpl
-from anobench.plugins import build_registry, get_plugin_manager
+from anobench.manager import build_registry, get_plugin_manager
 from anobench.runner import run_suite
 from anobench.scores import find_cell_scores, safe_cell_id
 from anobench.runlock import RunLock

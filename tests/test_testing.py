@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from anobench.api import Detector, ScoringRule
-from anobench.plugins import load_registry
+from anobench.manager import load_registry
 from anobench.registry import init_parameters
 from anobench.testing import (
     ConformanceError,
@@ -302,3 +302,91 @@ def test_a_broken_dataset_is_caught():
         check_dataset(one_class)
     with pytest.raises(ConformanceError, match="must accept a data_dir argument"):
         check_dataset(no_data_dir)
+
+
+# -- cohort members equal their single fits (issue 20) ----------------------------------
+class Seeded(Mean):
+    """Mean plus a seeded offset, trained in cohorts: members differ by random_state."""
+
+    cohort_params = ("random_state", "shrink")
+
+    def fit(self, X, X_val=None):
+        super().fit(X)
+        self.center_ = self.center_ + np.random.default_rng(self.random_state).normal(
+            0, 0.05, self.center_.shape)
+        return self
+
+    @classmethod
+    def cohort_size(cls, device, sample_shape):
+        return 4
+
+    @classmethod
+    def fit_cohort(cls, members, X, X_val=None):
+        return [m.fit(X, X_val) for m in members]
+
+
+class FirstSeedForAll(Seeded):
+    @classmethod
+    def fit_cohort(cls, members, X, X_val=None):
+        out = []
+        for m in members:  # every member gets the first member's offset
+            m.fit(X, X_val)
+            m.center_ = members[0].fit(X, X_val).center_.copy()
+            out.append(m)
+        return out
+
+
+class OneObject(Seeded):
+    @classmethod
+    def fit_cohort(cls, members, X, X_val=None):
+        return [members[0].fit(X, X_val)] * len(members)
+
+
+class MemberFails(Seeded):
+    @classmethod
+    def fit_cohort(cls, members, X, X_val=None):
+        return [members[0].fit(X, X_val), ValueError("diverged")]
+
+
+class Short(Seeded):
+    @classmethod
+    def fit_cohort(cls, members, X, X_val=None):
+        return [members[0].fit(X, X_val)]
+
+
+class CohortRaises(Seeded):
+    @classmethod
+    def fit_cohort(cls, members, X, X_val=None):
+        raise RuntimeError("no stacking here")
+
+
+def test_a_cohort_detector_whose_members_equal_single_fits_passes():
+    check_detector(Seeded)
+    check_detector(Seeded, {"shrink": 0.1}, kinds=("image",))
+
+
+@pytest.mark.parametrize("cls, fragment", [
+    (FirstSeedForAll, "fit_cohort: member 1 (random_state=1) scores differ from its single fit "
+                      "by up to"),
+    (OneObject, "fit_cohort: returned the same object for both members"),
+    (MemberFails, "fit_cohort: member 1 (random_state=1) failed: ValueError: diverged"),
+    (Short, "fit_cohort: returned 1 results for 2 members"),
+    (CohortRaises, "fit_cohort: raised RuntimeError: no stacking here"),
+])
+def test_a_cohort_that_is_not_its_single_fits_is_caught(cls, fragment):
+    with pytest.raises(ConformanceError) as err:
+        check_detector(cls, kinds=("tabular",))
+    msg = str(err.value)
+    assert msg.startswith(f"check_detector({cls.__name__}) [tabular]: ") and fragment in msg, msg
+    assert "\n" not in msg
+
+
+def test_the_kit_is_split_and_public_names_stay():
+    import anobench.testing as kit
+
+    for name in ("check_detector", "check_scoring_rule", "check_dataset", "fast_params",
+                 "make_data", "make_draw", "ConformanceError"):
+        assert callable(getattr(kit, name)), name
+    from anobench.testing.detectors import COHORT_ATOL, COHORT_RTOL
+
+    assert COHORT_RTOL == 1e-4 and COHORT_ATOL == 1e-6

@@ -64,7 +64,7 @@ def anobench_register_detectors(registry):
 MAIN = '''
 import sys
 import anobench.cli as cli
-from anobench.plugins import build_registry, get_plugin_manager
+from anobench.manager import build_registry, get_plugin_manager
 import crashplug
 
 registry = build_registry(get_plugin_manager(extra_plugins=[("crashplug", crashplug)]))
