@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anobench.atomic import atomic_path
 from anobench.confine import RESULTS_ROOT, check_tree, confined
 from anobench.errors import AnobenchError
 from anobench.runlock import RunLock
@@ -82,24 +83,10 @@ def latest_run_dir(root: Path, suite_name: str) -> Path:
     return runs[-1]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``path`` through ``path.part``; on failure leave neither a part file nor a change."""
-    tmp = path.with_name(path.name + ".part")
-    confined(path.parent, tmp)  # a planted link would be written through
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise AnobenchError(f"{path}: cannot write: {exc.strerror or exc}") from None
-
-
 def write_meta(run_dir: Path, meta: dict[str, Any]) -> None:
-    _atomic_write(confined(run_dir, Path(run_dir) / META),
-                  (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    data = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    with atomic_path(Path(run_dir) / META, within=run_dir) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
 
 
 def read_meta(run_dir: Path) -> dict[str, Any]:

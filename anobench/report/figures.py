@@ -34,6 +34,7 @@ from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 from anobench import escape
 from anobench.column import Column, GridPoint
+from anobench.atomic import atomic_path
 from anobench.confine import confined
 from anobench.errors import AnobenchError
 from anobench.report.options import CurveCell
@@ -311,15 +312,16 @@ def _save(fig: Any, stem: Path, *, tight: bool = True) -> tuple[Path, Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, svg = (confined(stem.parent, stem.with_suffix(x)) for x in (".png", ".svg"))
     for path, kw in ((png, {"dpi": DPI}), (svg, {"metadata": {"Date": None}})):
-        tmp = confined(stem.parent, path.with_name(f"{path.stem}.part{path.suffix}"))
-        try:
-            fig.savefig(tmp, bbox_inches="tight", **kw)
-            tmp.replace(path)
-        except OSError as exc:  # a full disk: the old figure kept, no part file, the file named
-            tmp.unlink(missing_ok=True)
-            raise AnobenchError(f"{path}: cannot write the figure: {exc.strerror or exc}"
-                                ) from None
+        save_figure(fig, path, within=stem.parent, bbox_inches="tight", **kw)
     return png, svg
+
+
+def save_figure(fig: Any, path: Path, *, within: Path, **kw: Any) -> None:
+    """``fig.savefig`` atomically: a full disk keeps the old figure and names the file."""
+    # matplotlib picks the format from the suffix: the part file keeps it
+    part = path.with_name(f"{path.stem}.part{path.suffix}")
+    with atomic_path(path, within=within, part=part, error="cannot write the figure") as tmp:
+        fig.savefig(tmp, **kw)
 
 
 def cd_diagram(names: Sequence[str], avg_ranks: Sequence[float] | np.ndarray, cd: float | None,

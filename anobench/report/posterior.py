@@ -29,7 +29,9 @@ from scipy.stats import rankdata, spearmanr
 
 from anobench.column import Column, grid_text
 from anobench.posterior import ACTIVE_THRESHOLD, PosteriorStats
-from anobench.report.figures import COLORS, DPI, FIG_DIR, FIG_METRICS, UNAVAILABLE, Figure
+from anobench.report.figures import (
+    COLORS, DPI, FIG_DIR, FIG_METRICS, UNAVAILABLE, Figure, save_figure,
+)
 from anobench.report.markup import Entry, Heading, Image, Para, TableBlock
 from anobench.report.tables import metric_label
 from anobench.scores import safe_cell_id
@@ -255,8 +257,8 @@ def gain_figure(run_dir: Path, c: Correlation) -> tuple[Path, Path]:
         x for x in ("posterior", c.dataset, pair, c.measure or "", c.metric) if x))
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-    fig.savefig(png, dpi=DPI, bbox_inches="tight")
-    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None})
+    save_figure(fig, png, within=stem.parent, dpi=DPI, bbox_inches="tight")
+    save_figure(fig, svg, within=stem.parent, bbox_inches="tight", metadata={"Date": None})
     return png, svg
 
 
