@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +188,7 @@ def _dataset(file: OptionSource, folder: Path, i: int, entry: dict[str, Any],
     if label.strip().casefold() in RESERVED_LABELS:
         raise src.fail(src.at("label"), f"{label!r} names the report's row pooled over all "
                                         "datasets; set another label")
-    own = {k: keys[k] for k in ("anomalies", "anomaly_ratio") if k in keys}
+    own: dict[str, Any] = {k: keys[k] for k in ("anomalies", "anomaly_ratio") if k in keys}
     # an entry's own setting wins over the suite's: its anomaly_ratio means "ratio"
     setting = _anomalies(src, own, default="ratio" if "anomaly_ratio" in own
                          else suite.anomalies)
@@ -219,7 +220,7 @@ def _classes(src: OptionSource, value: list[Any]) -> tuple[Any, ...]:
             if not c or not all(_is_class(x) for x in c):
                 raise src.fail(src.at("classes", i), f"a set of normal classes must be class "
                                                      f"labels (integers) or names, got {c!r}")
-            no_repeats(src, c, lambda j, i=i: src.at("classes", i, j))
+            no_repeats(src, c, partial(src.at, "classes", i))
             out.append(tuple(c))
         elif _is_class(c):
             out.append(c)
