@@ -1,5 +1,4 @@
-"""The ``anobench`` command line: run, report, rescore, compare, export, validate, plan, list,
-schema, new, data."""
+"""The ``anobench`` command line: run, report, rescore, compare, export, validate, plan, list, ..."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +14,7 @@ from anobench.errors import AnobenchError, Terminated
 from anobench.escape import TerminalFormatter, terminal
 from anobench.options.flags import add_flags, given_flags
 from anobench.options.report import ReportOptions
+from anobench.options.schema import SCHEMA_HELP
 
 
 def _registry():
@@ -173,18 +173,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    import json
+    from anobench.options.schema import write_schema
 
-    from anobench.atomic import write_atomic
-    from anobench.options.schema import reference_markdown, suite_schema
-
-    text = reference_markdown() if args.markdown else \
-        json.dumps(suite_schema(_registry()), indent=2, ensure_ascii=False) + "\n"
-    if args.output in (None, "-"):
-        sys.stdout.write(text)
-        return 0
-    write_atomic(args.output, text)
-    print(terminal(f"anobench: wrote {args.output}"), file=sys.stderr)
+    write_schema(args.output, None if args.markdown else _registry())
     return 0
 
 
@@ -386,19 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list detectors, scoring rules and datasets with their plugin")
     ls.set_defaults(func=cmd_list)
 
-    sc = sub.add_parser(
-        "schema", help="the JSON Schema of suite files, for editors (or the option reference)",
-        description="Write the JSON Schema of suite files, made from the same definitions "
-                    "suites are validated with and from the plugins installed here (detector "
-                    "and dataset names, parameters, scoring rules), so that a TOML editor "
-                    "(taplo, VS Code's Even Better TOML) checks a suite as it is typed: put "
-                    "`#:schema ./suite.schema.json` on the suite's first line. The schema "
-                    "checks keys, types and ranges; `anobench validate` checks everything.")
-    sc.add_argument("-o", "--output", default=None, metavar="FILE",
-                    help="file to write (default: standard output)")
+    sc = sub.add_parser("schema", help="the JSON Schema of suites, for editors",
+                        description=SCHEMA_HELP)
+    sc.add_argument("-o", "--output", default=None, metavar="FILE", help="file to write")
     sc.add_argument("--markdown", action="store_true",
-                    help="write the option reference (every key of a suite file: type, "
-                         "default, meaning) as Markdown instead")
+                    help="write the option reference (every key: type, default, meaning)")
     sc.set_defaults(func=cmd_schema)
 
     nw = sub.add_parser("new", help="write a plugin package skeleton (detectors and rules)",

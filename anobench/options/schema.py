@@ -13,9 +13,13 @@ for the docs. ``anobench schema [-o FILE] [--markdown]`` writes either.
 from __future__ import annotations
 
 import inspect
+import json
 import re
+import sys
 from typing import Any
 
+from anobench.atomic import write_atomic
+from anobench.escape import terminal
 from anobench.options.report import ReportOptions
 from anobench.options.spec import KINDS, Option, options_of
 from anobench.options.tables import (
@@ -29,6 +33,13 @@ from anobench.options.tables import (
 from anobench.registry import Registry
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
+#: What ``anobench schema --help`` says.
+SCHEMA_HELP = ("Write the JSON Schema of suite files (to standard output without -o), made from "
+               "the definitions suites are validated with and from the plugins installed here "
+               "(detector and dataset names, parameters, scoring rules), so that a TOML editor "
+               "(taplo, Even Better TOML) checks a suite as it is typed: put `#:schema "
+               "./suite.schema.json` on the suite's first line. The schema checks keys, types "
+               "and ranges; `anobench validate` checks everything.")
 #: The tables of a suite file: (key, its options, an array of tables?, what it is).
 TABLES: tuple[tuple[str, type, bool, str], ...] = (
     ("suite", SuiteSettings, False, "the settings every entry shares"),
@@ -234,3 +245,16 @@ def reference_markdown() -> str:
               "for, in `[suite]` or a `[[detectors]]` entry.", "",
               options_markdown(Resources)]
     return "\n".join(parts) + "\n"
+
+
+def write_schema(output: str | None, registry: Registry | None) -> None:
+    """``anobench schema``: the JSON Schema (of ``registry``'s plugins), or with ``registry``
+    ``None`` the Markdown reference, to ``output`` (``None`` or ``-``: standard output)."""
+    text = reference_markdown() if registry is None else \
+        json.dumps(suite_schema(registry), indent=2, ensure_ascii=False) + "\n"
+    if output in (None, "-"):
+        sys.stdout.write(text)
+        return
+    write_atomic(output, text)
+    print(terminal(f"anobench: wrote {output}"), file=sys.stderr)
+
