@@ -27,7 +27,7 @@ def part_path(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path, *, within: str | Path | None = None, part: Path | None = None,
+def atomic_path(path: str | Path, *, within: str | Path | None = None, keep_suffix: bool = False,
                 error: str = "cannot write", error_type: type[AnobenchError] = AnobenchError
                 ) -> Iterator[Path]:
     """Yield the part file to write; on leaving the block, move it over ``path``.
@@ -40,15 +40,16 @@ def atomic_path(path: str | Path, *, within: str | Path | None = None, part: Pat
         The folder ``path`` and the part file must stay in (a symbolic link
         leading out of it is refused, :func:`anobench.confine.confined`);
         ``None``: no such check (a file the user named, e.g. ``-o FILE``).
-    part : Path, optional
-        The part file (default ``<name>.part``; a writer that appends a
-        suffix itself, like ``numpy.savez``, needs one ending in it).
+    keep_suffix : bool
+        Name the part file ``<stem>.part<suffix>`` instead of
+        ``<name>.part``, for writers that read the format from the suffix
+        (matplotlib) or append it when it is missing (``numpy.savez``).
     error, error_type
         The words and the class of the error raised on an ``OSError``:
         ``error_type(f"{path}: {error}: {why}")``.
     """
     path = Path(path)
-    tmp = part or part_path(path)
+    tmp = path.with_name(f"{path.stem}.part{path.suffix}") if keep_suffix else part_path(path)
     if within is not None:
         confined(within, tmp)  # a planted link would be written through
         confined(within, path)

@@ -71,8 +71,7 @@ def save_scores(run_dir: Path, cell: str, labels: np.ndarray,
     n = len(labels)
     scores = (np.vstack([np.asarray(s, dtype=np.float32).reshape(1, n) for _, _, s in entries])
               if entries else np.zeros((0, n), np.float32))
-    # numpy adds ".npz" to a name without it: the part file ends in it
-    with atomic_path(path, within=run_dir, part=path.with_suffix(".part.npz")) as tmp:
+    with atomic_path(path, within=run_dir, keep_suffix=True) as tmp:  # x.part.npz
         path.parent.mkdir(exist_ok=True)
         np.savez_compressed(
             tmp, cell=np.array(cell), labels=np.asarray(labels, dtype=np.int8), scores=scores,

@@ -33,8 +33,8 @@ import numpy as np
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 from anobench import escape
-from anobench.column import Column, GridPoint
 from anobench.atomic import atomic_path
+from anobench.column import Column, GridPoint
 from anobench.confine import confined
 from anobench.errors import AnobenchError
 from anobench.report.options import CurveCell
@@ -291,6 +291,8 @@ def curve_figures(run_dir: Path, cells: Sequence[CurveCell], *, required: bool,
 # ------------------------------------------------------------------ drawing
 
 DPI = 110
+#: The words of the error when a figure cannot be written (a full disk).
+FIGURE_ERROR = "cannot write the figure"
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
           "#7f7f7f", "#bcbd22", "#17becf"]
 
@@ -310,18 +312,11 @@ def _save(fig: Any, stem: Path, *, tight: bool = True) -> tuple[Path, Path]:
         fig.tight_layout()
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = (confined(stem.parent, stem.with_suffix(x)) for x in (".png", ".svg"))
+    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
     for path, kw in ((png, {"dpi": DPI}), (svg, {"metadata": {"Date": None}})):
-        save_figure(fig, path, within=stem.parent, bbox_inches="tight", **kw)
+        with atomic_path(path, within=stem.parent, keep_suffix=True, error=FIGURE_ERROR) as tmp:
+            fig.savefig(tmp, bbox_inches="tight", **kw)  # a full disk: the old figure kept
     return png, svg
-
-
-def save_figure(fig: Any, path: Path, *, within: Path, **kw: Any) -> None:
-    """``fig.savefig`` atomically: a full disk keeps the old figure and names the file."""
-    # matplotlib picks the format from the suffix: the part file keeps it
-    part = path.with_name(f"{path.stem}.part{path.suffix}")
-    with atomic_path(path, within=within, part=part, error="cannot write the figure") as tmp:
-        fig.savefig(tmp, **kw)
 
 
 def cd_diagram(names: Sequence[str], avg_ranks: Sequence[float] | np.ndarray, cd: float | None,
