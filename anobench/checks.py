@@ -16,6 +16,7 @@ import numpy as np
 from anobench.api import LabeledData
 from anobench.capabilities import capabilities_of
 from anobench.classes import resolve_classes, resolve_label
+from anobench.devices import resolve_device  # noqa: F401 (re-exported: the runner's)
 from anobench.errors import AnobenchError, DataError, SuiteError
 from anobench.limits import check_cells
 from anobench.protocol import (
@@ -154,18 +155,6 @@ def check_device(suite: Suite, groups: list[ModelGroup], flag: str | None = None
     if not torch.cuda.is_available():
         raise SuiteError(f"{suite.path}: {keys[0]}: 'cuda', but no CUDA device is available "
                          "here; use \"auto\" (CUDA where there is one) or \"cpu\"")
-
-
-def resolve_device(requested: str) -> str:
-    if requested == "cpu":
-        return "cpu"
-    import torch
-
-    if requested == "cuda":
-        if not torch.cuda.is_available():
-            raise AnobenchError("--device cuda: no CUDA device is available")
-        return "cuda"
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def needs_device(groups: list[ModelGroup]) -> bool:

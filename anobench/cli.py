@@ -1,4 +1,4 @@
-"""The ``anobench`` command line: run, report, rescore, compare, export, validate, plan, list, data."""
+"""The ``anobench`` command line: run, report, rescore, compare, export, validate, plan, list, ..."""
 from __future__ import annotations
 
 import argparse
@@ -9,8 +9,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from anobench.devices import DEVICES
 from anobench.errors import AnobenchError, Terminated
 from anobench.escape import TerminalFormatter, terminal
+from anobench.options.flags import add_flags, given_flags
+from anobench.options.report import ReportOptions
+from anobench.options.schema import SCHEMA_HELP
 
 
 def _registry():
@@ -70,11 +74,7 @@ def _print_report(done, tables: bool) -> None:
 
 def report_overrides(args: argparse.Namespace) -> dict:
     """The ``[report]`` keys given on the command line (checked by the report's parser)."""
-    given = {"reference": args.reference, "alpha": args.alpha, "sem_ddof": args.sem_ddof,
-             "metrics": args.metric, "curves": args.curves,
-             "pairs": [list(p) for p in args.pair] if args.pair else None,
-             "oracles": True if args.oracles else None}
-    return {k: v for k, v in given.items() if v is not None}
+    return given_flags(args, ReportOptions)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -172,6 +172,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from anobench.options.schema import write_schema
+
+    write_schema(args.output, None if args.markdown else _registry())
+    return 0
+
+
 def cmd_new(args: argparse.Namespace) -> int:
     from anobench.scaffold import KINDS, new_package
 
@@ -239,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("suite", help="suite TOML file")
     r.add_argument("--results", default="results", metavar="DIR",
                    help="results root (default: results); runs go to DIR/<suite>/<run-id>")
-    r.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+    r.add_argument("--device", choices=DEVICES, default=None,
                    help="device for neural detectors (default: the suite's, else auto)")
     r.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                    help="continue a run: skip finished cells (default: the latest run of the "
@@ -283,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--n-samples", type=int, default=None, metavar="L",
                     help="posterior samples the new rules read (default: each entry's n_samples); "
                          "the first samples are the ones the run drew")
-    rs.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+    rs.add_argument("--device", choices=DEVICES, default=None,
                     help="device to score on (default: the suite's, else auto)")
     rs.add_argument("--no-figures", action="store_true", help="skip the report's figures")
     rs.set_defaults(func=cmd_rescore)
@@ -301,24 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "the verdicts and the paths (--tables: the whole report; "
                                      "--format latex also writes report.tex).")
     rep.add_argument("run_dir", help="results/<suite>/<run-id>")
-    rep.add_argument("--sem-ddof", type=int, choices=[0, 1], default=None,
-                     help="ddof of the std in SEM = std/sqrt(n) (default: the suite's [report] "
-                          "sem_ddof, else 1; the authors used 0)")
-    rep.add_argument("--metric", action="append", default=None,
-                     help="only this metric (repeatable): roc_auc, pr_auc, average_precision")
-    rep.add_argument("--reference", default=None, metavar="COLUMN",
-                     help="column the others are tested against (default: [report] reference)")
-    rep.add_argument("--pair", nargs=2, action="append", default=None, metavar=("A", "B"),
-                     help="test column A against B (repeatable; default: [report] pairs)")
-    rep.add_argument("--alpha", type=float, default=None,
-                     help="significance level (default: [report] alpha, else 0.05)")
-    rep.add_argument("--curves", action="append", default=None, metavar="DATASET/CLASS/REP",
-                     help="cell for ROC and PR curves (repeatable; default: [report] curves, else "
-                          "per dataset the cell where the columns' AUCs differ most)")
-    rep.add_argument("--oracles", action="store_true",
-                     help="treat oracle columns (best, worst: they choose with the test labels) "
-                          "as columns: bold, marks, ranks, CD diagrams and verdicts (default: "
-                          "[report] oracles, else false: they are shown as bounds)")
+    add_flags(rep, ReportOptions, "the suite's [report]")  # one flag per [report] key
     rep.add_argument("--no-figures", action="store_true",
                      help="draw no figures; figures an earlier report of RUN_DIR drew are kept, "
                           "files and references, with a note saying they were not redrawn")
@@ -378,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "seconds, trains no model to the end. Warns when more than an hour would "
                     "run on a CPU. `anobench run` prints the same estimate when it starts.")
     pl.add_argument("suite", help="suite TOML file")
-    pl.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+    pl.add_argument("--device", choices=DEVICES, default=None,
                     help="device the run would use (default: the suite's, else auto)")
     pl.add_argument("--cohort-size", default="auto", metavar="N|auto",
                     help="as for run: cells of one detector and class trained together")
@@ -386,6 +376,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list detectors, scoring rules and datasets with their plugin")
     ls.set_defaults(func=cmd_list)
+
+    sc = sub.add_parser("schema", help="the JSON Schema of suites, for editors",
+                        description=SCHEMA_HELP)
+    sc.add_argument("-o", "--output", default=None, metavar="FILE", help="file to write")
+    sc.add_argument("--markdown", action="store_true",
+                    help="write the option reference (every key: type, default, meaning)")
+    sc.set_defaults(func=cmd_schema)
 
     nw = sub.add_parser("new", help="write a plugin package skeleton (detectors and rules)",
                         usage="anobench new KIND NAME [KIND NAME ...] [--package NAME] "

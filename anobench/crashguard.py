@@ -26,6 +26,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from anobench.atomic import write_atomic
+from anobench.errors import AnobenchError
+
 MARKER = ".running.json"
 
 #: The watcher: EOF on stdin without "done" first means the run died.
@@ -80,12 +83,10 @@ class CrashGuard:
 
     def mark(self, cells: list[tuple[str, str]]) -> None:
         info = {"pid": os.getpid(), "cells": [c for c, _ in cells], "what": describe(cells)}
-        tmp = self.path.with_name(self.path.name + ".part")
         try:
-            tmp.write_text(json.dumps(info), encoding="utf-8")
-            os.replace(tmp, self.path)
-        except OSError:  # the guard is a help, never a reason to stop a run
-            tmp.unlink(missing_ok=True)
+            write_atomic(self.path, json.dumps(info))
+        except AnobenchError:  # the guard is a help, never a reason to stop a run
+            pass
 
     def clear(self) -> None:
         """The unit's cells are stored: no cell runs now."""

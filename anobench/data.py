@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anobench.atomic import atomic_path
 from anobench.errors import DataError
 
 DATA_ENV = "ANOBENCH_DATA"
@@ -208,15 +209,11 @@ def import_idx_dataset(name: str, source: str | os.PathLike, data_dir=None) -> P
         found.append((path, f))
     dest.mkdir(parents=True, exist_ok=True)
     for path, f in found:
-        tmp = dest / (f.name + ".part")
         opener = gzip.open if path.suffix == ".gz" else open
-        try:
-            with opener(path, "rb") as fin, open(tmp, "wb") as fout:
-                shutil.copyfileobj(fin, fout)
-            tmp.replace(dest / f.name)
-        except OSError as exc:  # a full disk: the file named, no part file left
-            tmp.unlink(missing_ok=True)
-            raise DataError(f"{dest / f.name}: cannot write: {exc.strerror or exc}") from None
+        # a full disk: the file named, no part file left
+        with atomic_path(dest / f.name, error_type=DataError) as tmp, \
+                opener(path, "rb") as fin, open(tmp, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
     return dest
 
 

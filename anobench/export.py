@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from anobench.atomic import atomic_path
 from anobench.column import Column
 from anobench.errors import AnobenchError
 from anobench.store import load_store, read_meta
@@ -211,8 +212,7 @@ def export_run(run_dir: str | Path, out: str | Path | None, fmt: str = "csv", *,
         except BrokenPipeError:  # `anobench export RUN | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return table
-    part = target.with_name(target.name + ".part")
-    try:
+    with atomic_path(target) as part:
         if fmt == "csv":
             with open(part, "w", encoding="utf-8", newline="") as fh:
                 _write_csv(table, fh)
@@ -221,10 +221,6 @@ def export_run(run_dir: str | Path, out: str | Path | None, fmt: str = "csv", *,
                      "bool": pa.bool_()}
             schema = pa.schema([(n, types[k]) for n, k in table.columns.items()])
             pq.write_table(pa.Table.from_pydict(_columns(table), schema=schema), part)
-        os.replace(part, target)
-    except OSError as exc:
-        part.unlink(missing_ok=True)
-        raise AnobenchError(f"{target}: cannot write: {exc.strerror or exc}") from None
     return table
 
 

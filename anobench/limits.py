@@ -24,6 +24,10 @@ MAX_SAMPLES = 100_000
 MAX_CELLS = 100_000
 #: The most ``max_cells`` may allow.
 MAX_CELLS_CEILING = 10_000_000
+#: Repetitions a suite may ask for.
+MAX_REPETITIONS = 10_000
+#: The longest ``cell_timeout``: a week (longer is a typo; ``inf`` overflows the timer).
+MAX_CELL_TIMEOUT = 7 * 24 * 3600
 
 
 def grid_points(path: str, detectors: Any) -> int:
@@ -43,13 +47,6 @@ def grid_points(path: str, detectors: Any) -> int:
                              f"{MAX_GRID_POINTS} per entry")
         total += points
     return total
-
-
-def check_max_cells(path: str, value: int) -> int:
-    if not 1 <= value <= MAX_CELLS_CEILING:
-        raise SuiteError(f"{path}: suite.max_cells: must be in [1, {MAX_CELLS_CEILING:,}], "
-                         f"got {value}")
-    return value
 
 
 def check_cells(path: str, classes: int, repetitions: int, points: int, limit: int,

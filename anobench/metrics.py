@@ -10,19 +10,27 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
+
+# scikit-learn is imported on first use: the metric names are read at every start of the
+# command line (the suite's and the report's options), the metrics only when computed
 
 
 def roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
     return float(roc_auc_score(y, scores))
 
 
 def pr_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import auc, precision_recall_curve
+
     precision, recall, _ = precision_recall_curve(y, scores, pos_label=1)
     return float(auc(recall, precision))
 
 
 def average_precision(y: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import average_precision_score
+
     return float(average_precision_score(y, scores))
 
 

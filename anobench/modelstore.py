@@ -25,7 +25,8 @@ import numpy as np
 from anobench.capabilities import capabilities_of
 from anobench.errors import AnobenchError
 from anobench.scores import safe_cell_id
-from anobench.store import _atomic_write, jsonable
+from anobench.atomic import write_atomic
+from anobench.store import jsonable
 
 MODELS_DIR = "models"
 #: Format of a model file: 1 = npz with ``meta`` (JSON) and ``state/<name>`` arrays.
@@ -90,7 +91,7 @@ def save_model(run_dir: Path, kept: KeptModel) -> Path:
     except OSError as exc:
         raise AnobenchError(f"{path.parent}: cannot create the models folder: "
                             f"{exc.strerror or exc}") from None
-    _atomic_write(path, buf.getvalue())
+    write_atomic(path, buf.getvalue(), within=run_dir)
     return path
 
 

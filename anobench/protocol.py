@@ -64,7 +64,11 @@ def n_anomalies_for(n_normal: int, ratio: float) -> int:
     return math.floor(n_normal / (1.0 - ratio) * ratio)
 
 
+#: How a test set gets its anomalies: ``ratio`` draws ``floor(n/(1-p)·p)`` of them,
+#: ``all`` takes every test sample of the other classes.
 ANOMALY_SETTINGS = ("ratio", "all")
+#: The paper's share p of anomalies in a test set.
+DEFAULT_ANOMALY_RATIO = 0.2
 
 
 def largest_fitting_ratio(n_normal: int, n_other: int) -> float:
@@ -86,7 +90,7 @@ def largest_fitting_ratio(n_normal: int, n_other: int) -> float:
 
 
 def test_set_sizes(data: LabeledData, normal: int | tuple[int, ...], anomalies: str = "ratio",
-                   ratio: float = 0.2) -> tuple[int, int, int]:
+                   ratio: float = DEFAULT_ANOMALY_RATIO) -> tuple[int, int, int]:
     """``(normals, anomalies drawn, other-class samples available)`` of one test set."""
     classes = np.atleast_1d(np.asarray(normal))
     is_normal = np.isin(data.y_test, classes)
@@ -98,7 +102,7 @@ def test_set_sizes(data: LabeledData, normal: int | tuple[int, ...], anomalies: 
 
 
 def check_test_set(data: LabeledData, normal: int | tuple[int, ...], anomalies: str = "ratio",
-                   ratio: float = 0.2, label: str | None = None,
+                   ratio: float = DEFAULT_ANOMALY_RATIO, label: str | None = None,
                    fits: float | None = None) -> tuple[int, int]:
     """Raise :class:`DataError` if the test set of ``normal`` cannot be built.
 
@@ -239,7 +243,7 @@ def one_class_split(
     data: LabeledData,
     normal: int | tuple[int, ...],
     *,
-    anomaly_ratio: float = 0.2,
+    anomaly_ratio: float = DEFAULT_ANOMALY_RATIO,
     val_fraction: float = 0.2,
     split_seed: int = 0,
     anomaly_seed: int = 0,

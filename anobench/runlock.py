@@ -1,8 +1,13 @@
-"""One writer per run directory: an exclusive lock on ``<run_dir>/.lock``.
+"""One writer per run directory: an exclusive lock on ``<run_dir>/.lock`` (``filelock``).
 
 Two ``anobench run --resume`` of one run at once would both run the cells
-still to do and store them twice; the second one is refused with a message
-naming the process holding the run.
+still to do and store them twice; the second one is refused with one line
+naming the process holding the run. The lock is ``filelock``'s (``flock``
+where the file system has it, its own marker file where not), so the kernel
+drops it when its process dies: a lock file left by a killed run is stale
+and simply taken over. Who holds the lock (pid, host, since when) is kept
+beside it in ``.lock.holder``, written while holding the lock, for the
+message a second writer gets.
 """
 from __future__ import annotations
 
@@ -12,72 +17,60 @@ import socket
 import time
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from anobench.confine import confined
 from anobench.errors import AnobenchError
 
 LOCK = ".lock"
+HOLDER = ".lock.holder"
+#: Locks held now: a lock is held until released, even when nobody keeps its RunLock
+#: (``filelock`` releases a lock its object is collected with).
+_HELD: set[RunLock] = set()
 
 
 class RunLock:
-    """One writer per run directory: an exclusive ``flock`` on ``<run_dir>/.lock``.
-
-    The file holds the writer's pid, host and start time for the message a
-    second writer gets. The kernel drops the lock when its process dies, so a
-    lock file left by a killed run is stale and simply taken over.
-    """
+    """One writer per run directory (a non-blocking exclusive lock)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.path = Path(run_dir) / LOCK
-        self.fd: int | None = None
+        self.holder = Path(run_dir) / HOLDER
+        self._lock: FileLock | None = None
 
     def acquire(self) -> RunLock:
-        import fcntl
-
-        confined(self.path.parent, self.path)
-        for _ in range(10):
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise AnobenchError(f"{self.path}: cannot create the run's lock file: "
-                                    f"{exc.strerror or exc}") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _read_lock(fd)
-                os.close(fd)
-                raise AnobenchError(
-                    f"{self.path.parent}: another anobench process ({holder}) is writing this "
-                    "run; wait for it to finish (or stop it) and try again") from None
-            except OSError:  # no flock on this file system: fall back to the pid in the file
-                holder = _read_lock(fd)
-                pid, host = _lock_owner(fd)
-                if pid and host == socket.gethostname() and pid != os.getpid() and _alive(pid):
-                    os.close(fd)
-                    raise AnobenchError(f"{self.path.parent}: another anobench process ({holder}) "
-                                        "is writing this run; wait for it to finish") from None
-            try:  # the file may have been removed by a writer finishing meanwhile: retry
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if not same:
-                os.close(fd)
-                continue
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                      "since": time.strftime("%Y-%m-%dT%H:%M:%S")}).encode(), 0)
-            self.fd = fd
-            return self
-        raise AnobenchError(f"{self.path}: cannot take the run's lock (it keeps changing)")
+        run_dir = self.path.parent
+        confined(run_dir, self.path)  # a planted link would be locked (and removed) through
+        confined(run_dir, self.holder)
+        lock = FileLock(str(self.path), timeout=0, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise AnobenchError(
+                f"{run_dir}: another anobench process ({_holder(self.holder)}) is writing this "
+                "run; wait for it to finish (or stop it) and try again") from None
+        except (OSError, NotImplementedError) as exc:  # filelock 3 without flock: the latter
+            raise AnobenchError(f"{self.path}: cannot take the run's lock: "
+                                f"{getattr(exc, 'strerror', None) or exc}") from None
+        self._lock = lock
+        _HELD.add(self)
+        try:
+            self.holder.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                               "since": time.strftime("%Y-%m-%dT%H:%M:%S")}))
+        except OSError:  # the note is for a second writer's message only
+            pass
+        return self
 
     def release(self) -> None:
-        if self.fd is None:
+        if self._lock is None:
             return
-        try:
-            self.path.unlink(missing_ok=True)  # while still holding it
-        except OSError:
-            pass
-        os.close(self.fd)  # drops the flock
-        self.fd = None
+        for path in (self.holder, self.path):  # while still holding it
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
+        self._lock.release()
+        self._lock = None
+        _HELD.discard(self)
 
     def __enter__(self) -> RunLock:
         return self.acquire()
@@ -86,24 +79,10 @@ class RunLock:
         self.release()
 
 
-def _lock_owner(fd: int) -> tuple[int | None, str | None]:
+def _holder(path: Path) -> str:
+    """``pid 123 on host`` from the holder's note, or ``pid unknown``."""
     try:
-        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return int(info.get("pid")), str(info.get("host"))
-    except (ValueError, TypeError, AttributeError, OSError):
-        return None, None
-
-
-def _read_lock(fd: int) -> str:
-    pid, host = _lock_owner(fd)
-    return f"pid {pid} on {host}" if pid else "pid unknown"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        info = json.loads(path.read_text(encoding="utf-8"))
+        return f"pid {int(info['pid'])} on {info['host']}"
+    except (OSError, ValueError, TypeError, KeyError):
+        return "pid unknown"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anobench.confine import confined
+from anobench.atomic import atomic_path
 from anobench.errors import AnobenchError
 
 SCORES_DIR = "scores"
@@ -67,21 +67,16 @@ def save_scores(run_dir: Path, cell: str, labels: np.ndarray,
                 entries: Iterable[tuple[str, str | None, np.ndarray]]) -> Path:
     """Write one cell's labels and per-column scores (atomically)."""
     entries = list(entries)
-    path = confined(run_dir, scores_path(run_dir, cell))
-    tmp = confined(run_dir, path.with_suffix(".part.npz"))
+    path = scores_path(run_dir, cell)
     n = len(labels)
     scores = (np.vstack([np.asarray(s, dtype=np.float32).reshape(1, n) for _, _, s in entries])
               if entries else np.zeros((0, n), np.float32))
-    try:
+    with atomic_path(path, within=run_dir, keep_suffix=True) as tmp:  # x.part.npz
         path.parent.mkdir(exist_ok=True)
         np.savez_compressed(
             tmp, cell=np.array(cell), labels=np.asarray(labels, dtype=np.int8), scores=scores,
             columns=np.array([c for c, _, _ in entries], dtype=str),
             measures=np.array([m or "" for _, m, _ in entries], dtype=str))
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise AnobenchError(f"{path}: cannot write: {exc.strerror or exc}") from None
     return path
 
 

@@ -18,10 +18,11 @@ import torch
 from torch import nn
 
 from anobench.api import Detector, FitCost
+from anobench.devices import resolve_device
 from anobench.errors import DataError
 from anobench.torchstack.networks import describe, keras_init_
 from anobench.torchstack.runtime import (
-    as_tensor, make_generator, resolve_device, seeds_from, torch_threads,
+    as_tensor, make_generator, seeds_from, torch_threads,
 )
 from anobench.torchstack.stopping import TrainResult
 from anobench.torchstack.training import LossFn, Objective, TrainConfig, fit_model

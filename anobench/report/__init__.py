@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anobench.atomic import write_atomic
 from anobench.column import Column
-from anobench.confine import check_tree, confined
+from anobench.confine import check_tree
 from anobench.errors import AnobenchError
 from anobench.report.compare import compare_runs
 from anobench.report.figures import (
@@ -269,11 +270,5 @@ def write_report(run_dir: Path, fmt: str = "markdown", *, overrides: dict[str, A
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = confined(path.parent, path.with_name(path.name + ".part"))
-    confined(path.parent, path)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:  # a full disk: leave the old report, and no part file
-        tmp.unlink(missing_ok=True)
-        raise AnobenchError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+    """A full disk leaves the old report, and no part file."""
+    write_atomic(path, text, within=path.parent, error="cannot write the report")

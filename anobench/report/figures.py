@@ -33,6 +33,7 @@ import numpy as np
 from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
 from anobench import escape
+from anobench.atomic import atomic_path
 from anobench.column import Column, GridPoint
 from anobench.confine import confined
 from anobench.errors import AnobenchError
@@ -290,6 +291,8 @@ def curve_figures(run_dir: Path, cells: Sequence[CurveCell], *, required: bool,
 # ------------------------------------------------------------------ drawing
 
 DPI = 110
+#: The words of the error when a figure cannot be written (a full disk).
+FIGURE_ERROR = "cannot write the figure"
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
           "#7f7f7f", "#bcbd22", "#17becf"]
 
@@ -309,16 +312,10 @@ def _save(fig: Any, stem: Path, *, tight: bool = True) -> tuple[Path, Path]:
         fig.tight_layout()
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = (confined(stem.parent, stem.with_suffix(x)) for x in (".png", ".svg"))
+    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
     for path, kw in ((png, {"dpi": DPI}), (svg, {"metadata": {"Date": None}})):
-        tmp = confined(stem.parent, path.with_name(f"{path.stem}.part{path.suffix}"))
-        try:
-            fig.savefig(tmp, bbox_inches="tight", **kw)
-            tmp.replace(path)
-        except OSError as exc:  # a full disk: the old figure kept, no part file, the file named
-            tmp.unlink(missing_ok=True)
-            raise AnobenchError(f"{path}: cannot write the figure: {exc.strerror or exc}"
-                                ) from None
+        with atomic_path(path, within=stem.parent, keep_suffix=True, error=FIGURE_ERROR) as tmp:
+            fig.savefig(tmp, bbox_inches="tight", **kw)  # a full disk: the old figure kept
     return png, svg
 
 

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from anobench.atomic import write_atomic
 from anobench.report.markup import Image
 
 INDEX = "figures/index.json"
@@ -54,10 +55,9 @@ def save_index(run_dir: Path, images: list[Image], stamp: str) -> None:
                for i in images]
     path = run_dir / INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps({"format": INDEX_FORMAT, "fingerprint": stamp, "figures": entries},
-                              indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps({"format": INDEX_FORMAT, "fingerprint": stamp,
+                                   "figures": entries}, indent=1, ensure_ascii=False) + "\n",
+                 within=run_dir)
 
 
 def kept_figures(run_dir: Path, stamp: str) -> KeptFigures | None:

@@ -27,9 +27,12 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata, spearmanr
 
+from anobench.atomic import atomic_path
 from anobench.column import Column, grid_text
 from anobench.posterior import ACTIVE_THRESHOLD, PosteriorStats
-from anobench.report.figures import COLORS, DPI, FIG_DIR, FIG_METRICS, UNAVAILABLE, Figure
+from anobench.report.figures import (
+    COLORS, DPI, FIG_DIR, FIG_METRICS, FIGURE_ERROR, UNAVAILABLE, Figure,
+)
 from anobench.report.markup import Entry, Heading, Image, Para, TableBlock
 from anobench.report.tables import metric_label
 from anobench.scores import safe_cell_id
@@ -255,8 +258,9 @@ def gain_figure(run_dir: Path, c: Correlation) -> tuple[Path, Path]:
         x for x in ("posterior", c.dataset, pair, c.measure or "", c.metric) if x))
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-    fig.savefig(png, dpi=DPI, bbox_inches="tight")
-    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None})
+    for path, kw in ((png, {"dpi": DPI}), (svg, {"metadata": {"Date": None}})):
+        with atomic_path(path, within=stem.parent, keep_suffix=True, error=FIGURE_ERROR) as tmp:
+            fig.savefig(tmp, bbox_inches="tight", **kw)
     return png, svg
 
 

@@ -18,13 +18,6 @@ class NonFiniteDataError(DataError):
     """The data given to a detector contains NaN or infinite values."""
 
 
-def resolve_device(device: str | None) -> str:
-    """``"auto"``/``None`` → ``"cuda"`` when available, else ``"cpu"``."""
-    if device in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
-
-
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Let torch use ``n`` CPU threads inside the block (0: leave the setting alone).
