@@ -227,3 +227,14 @@ def test_schema_command_writes_the_schema_and_the_reference(tmp_path, capsys):
     assert main(["schema", "--markdown"]) == 0
     md = capsys.readouterr().out
     assert md.startswith("# Suite options") and "## `[[detectors]]`" in md
+
+
+def test_the_docs_option_page_is_the_generated_reference():
+    """docs/options.md is `anobench schema --markdown`: regenerate it when an option changes."""
+    from pathlib import Path
+
+    from anobench.options.schema import reference_markdown
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "options.md"
+    assert page.read_text() == reference_markdown().rstrip("\n") + "\n", (
+        "docs/options.md is out of date: anobench schema --markdown > docs/options.md")
