@@ -23,32 +23,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     from anobench.report import render_report
     from anobench.runner import run_suite
     from anobench.executors import parse_jobs, positive_or_auto
-    from anobench.suite import load_suite
 
     jobs = parse_jobs(args.jobs)
     cohort = positive_or_auto("--cohort-size", args.cohort_size)  # None: the detector's choice
-    registry = _registry()
-    suite = load_suite(args.suite, registry)
     run_dir, failed = run_suite(
-        suite, registry, results_root=args.results, data_dir=args.data_dir,
+        args.suite, _registry(), results_root=args.results, data_dir=args.data_dir,
         device=args.device, resume=args.resume, jobs=jobs, executor=args.executor,
         executor_options={"address": args.address} if args.address else None,
         cohort_size=cohort, keep_models=args.keep_models, crash_watch=True,
-        on_start=_print_estimate(registry, cohort, jobs),
+        on_start=_print_estimate(cohort, jobs),
     )
     done = render_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(done, args.tables)
     return 1 if failed else 0
 
 
-def _print_estimate(registry, cohort: int | None, jobs: int):
+def _print_estimate(cohort: int | None, jobs: int):
     """``run``'s start: the same estimate as ``anobench plan``, for the cells still to run."""
-    def hook(suite, datasets, groups, todo, device, done) -> None:
+    def hook(prepared, todo, done) -> None:
         from anobench.plan import cpu_warning, estimate_line, make_plan
 
         try:
-            plan = make_plan(suite, registry, datasets, groups, todo, device, done=done,
-                             cohort_size=cohort)
+            plan = make_plan(prepared, todo, done=done, cohort_size=cohort)
         except Exception as exc:  # noqa: BLE001 - an estimate never stops a run
             print(terminal(f"anobench: no time estimate ({type(exc).__name__}: {exc})"),
                   file=sys.stderr)
@@ -123,14 +119,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from anobench.plan import check_suite
+    from anobench.prepare import prepare_run
 
-    c = check_suite(args.suite, _registry(), args.data_dir)
-    cells = c.classes * c.suite.repetitions * len(c.groups)
+    c = prepare_run(args.suite, _registry(), args.data_dir)
     print(terminal(f"{args.suite}: OK — suite {c.suite.name!r}: {len(c.suite.datasets)} "
                    f"dataset(s), {c.classes} normal class(es), {c.suite.repetitions} "
                    f"repetition(s), {len(c.suite.detectors)} detector config(s) in "
-                   f"{len(c.groups)} model(s): {cells} cells (time: anobench plan)"))
+                   f"{len(c.groups)} model(s): {len(c.cells)} cells (time: anobench plan)"))
     if c.suite.keep_models or args.keep_models:
         from anobench.modelstore import estimate_store
 

@@ -11,9 +11,8 @@ from anobench.api import Detector, FitCost
 from anobench.hookspecs import hookimpl
 from anobench.plan import make_plan, plan_suite, span
 from anobench.plugins import build_registry, get_plugin_manager
-from anobench.runner import load_datasets, resolve_suite_classes
-from anobench.suite import load_suite
-from anobench.units import model_groups, suite_cells, work_units
+from anobench.prepare import prepare_run
+from anobench.units import work_units
 
 #: The clock detector's cost: every number of the estimate follows from these.
 COST = FitCost(epochs=(3, 10), batch_size=10, step_seconds=0.5, eval_seconds=0.1,
@@ -94,14 +93,12 @@ def test_units_are_the_runs_work_units(registry, write_suite, monkeypatch):
     path = _suite(write_suite, '[[detectors]]\nname = "pca"\nparams = { n_components = 8 }\n'
                                '[[detectors]]\nname = "ae"\nparams = { max_epochs = 3, '
                                'batch_size = 32, filters = 4, latent_dim = 4 }', reps=3)
-    suite = load_suite(path, registry)
-    datasets = load_datasets(suite, registry)
-    suite = resolve_suite_classes(suite, datasets)
-    groups = model_groups(suite, registry)
-    cells = suite_cells(suite, datasets, groups)
+    prepared = prepare_run(path, registry, device="cpu")
+    cells = prepared.cells
     for override in (None, 2, 1):
-        units = list(work_units(cells, datasets, registry, suite, "cpu", override))
-        plan = make_plan(suite, registry, datasets, groups, cells, "cpu", cohort_size=override)
+        units = list(work_units(cells, prepared.datasets, registry, prepared.suite, "cpu",
+                                override))
+        plan = make_plan(prepared, cohort_size=override)
         assert plan.units == len(units), override
         assert plan.cells == len(cells) == 12
         assert plan.trainings == 6  # the ae cells; pca is fitted, not trained in epochs

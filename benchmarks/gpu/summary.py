@@ -36,7 +36,7 @@ def paper_models(path: str) -> int:
     import inspect
 
     from anobench.plugins import load_registry
-    from anobench.runner import load_datasets
+    from anobench.checks import load_datasets
     from anobench.suite import load_suite
     from anobench.units import model_groups
 
