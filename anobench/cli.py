@@ -331,7 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "detectors are fitted for real on 256, 1,024, ... training samples while a "
                     "fit is quick and the time scaled to each class's size. One job; takes "
                     "seconds, trains no model to the end. Warns when more than an hour would "
-                    "run on a CPU. `anobench run` prints the same estimate when it starts.")
+                    "run on a CPU. `anobench run` prints the same estimate when it starts "
+                    "(without the detectors that have no fit_cost: it fits none before its "
+                    "cells).")
     pl.add_argument("suite", help="suite TOML file")
     pl.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
                     help="device the run would use (default: the suite's, else auto)")

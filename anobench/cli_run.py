@@ -35,12 +35,13 @@ def run_command(args: argparse.Namespace, registry: Callable[[], Registry]) -> t
 
 def print_estimate(cohort: int | None, jobs: int
                    ) -> Callable[[PreparedRun, list[Cell], int], None]:
-    """``run``'s start: the same estimate as ``anobench plan``, for the cells still to run."""
+    """``run``'s start: the estimate of ``anobench plan`` for the cells still to run, but for
+    detectors that it would fit for real (see :func:`anobench.plan.make_plan`)."""
     def hook(prepared: PreparedRun, todo: list[Cell], done: int) -> None:
         from anobench.plan import cpu_warning, estimate_line, make_plan
 
         try:
-            plan = make_plan(prepared, todo, done=done, cohort_size=cohort)
+            plan = make_plan(prepared, todo, done=done, cohort_size=cohort, fits=False)
         except Exception as exc:  # noqa: BLE001 - an estimate never stops a run
             print(terminal(f"anobench: no time estimate ({type(exc).__name__}: {exc})"),
                   file=sys.stderr)

@@ -22,6 +22,10 @@ the device the run would use, from real work timed here and now:
   two fits clamped to [0, 3] and k ± 0.5 giving the range (k from 1 to 2
   after a single fit); scoring a sample costs from what was timed up to
   that × n/m (models that compare a sample with their training data).
+  ``anobench run``'s start estimate leaves these out (it fits no detector
+  before its cells: a plugin that crashes or hangs in ``fit`` would end or
+  stall the run there, and again at every ``--resume``); their time shows
+  in the progress's ETA.
 
 The range is for one job (``--jobs 1``) on the machine as it is loaded now;
 splitting data, metrics and writing records are not timed. A model whose
@@ -228,9 +232,16 @@ def class_sizes(suite: Suite, datasets: dict[str, LabeledData]
 
 
 def make_plan(prepared: PreparedRun, cells: list[Cell] | None = None, *, done: int = 0,
-              cohort_size: int | None = None) -> Plan:
+              cohort_size: int | None = None, fits: bool = True) -> Plan:
     """The plan of ``cells`` (default: every cell; a run passes those still to run) on the
-    prepared run's device, with real work timed now; ``cohort_size`` is ``--cohort-size``."""
+    prepared run's device, with real work timed now; ``cohort_size`` is ``--cohort-size``.
+
+    ``fits``: time detectors without ``fit_cost`` by fitting them for real
+    (``anobench plan``). A run's start estimate does not: there a crashing or
+    hanging plugin would end or stall the run before its first cell (and
+    again at every ``--resume``); they are left not estimated, and their time
+    shows in the progress's ETA as their cells finish.
+    """
     start = time.perf_counter()
     suite, datasets = prepared.suite, prepared.datasets
     cells = prepared.cells if cells is None else cells
@@ -252,7 +263,7 @@ def make_plan(prepared: PreparedRun, cells: list[Cell] | None = None, *, done: i
             if key not in costs:
                 costs[key] = CohortSizeError(problem) if problem else _calibrate(
                     group, X, X_val, datasets[label].X_test, prepared.device, len(unit), n_draw,
-                    limit)
+                    limit, fits)
             _add_unit(models, unit, costs[key], cs, plan.device, n_draw)
     plan.timing_seconds = time.perf_counter() - start
     plan.busy = _busy()
@@ -266,7 +277,9 @@ def _add_unit(models: dict[str, ModelPlan], unit: tuple[Cell, ...],
     mp = models[unit[0].group.key]
     mp.units += 1
     low = high = 0.0
-    if isinstance(cost, Exception):
+    if isinstance(cost, NotFitted):
+        mp.error = f"not estimated: {cost}"
+    elif isinstance(cost, Exception):
         mp.error = f"not estimated: {type(cost).__name__}: {cost}"
     elif isinstance(cost, FitCost):
         low, high = (x / len(unit) for x in _unit_seconds(cost, sizes, len(unit)))
@@ -298,9 +311,13 @@ def _draw_samples(group: ModelGroup, registry: Registry) -> int | None:
     return draw_size(group.configs, rules) if rules else None
 
 
+class NotFitted(Exception):
+    """A detector without ``fit_cost`` that a run's start estimate does not fit."""
+
+
 def _calibrate(group: ModelGroup, X: np.ndarray, X_val: np.ndarray | None, X_test: np.ndarray,
-               device: str | None, members: int, n_draw: int | None,
-               limit: float) -> FitCost | _Scaled | Exception:
+               device: str | None, members: int, n_draw: int | None, limit: float,
+               fits: bool = True) -> FitCost | _Scaled | Exception:
     """Time one model; a plugin that fails, exits or runs past ``limit`` s is not estimated."""
     fit_cost = getattr(group.cls, "fit_cost", None)
     training = logging.getLogger("anobench.training")
@@ -313,6 +330,9 @@ def _calibrate(group: ModelGroup, X: np.ndarray, X_val: np.ndarray | None, X_tes
                                 members=members, n_samples=n_draw)
                 if cost is not None:
                     return cost
+            if not fits:
+                return NotFitted("it has no fit_cost, and a run does not fit a detector before "
+                                 "its cells (anobench plan does); its time shows in the ETA")
             return _time_fits(group, X, X_val, X_test, device)
     except CellTimeout:
         return TimeoutError(f"timing it took longer than {limit:g} s")
@@ -358,6 +378,10 @@ def estimate_line(plan: Plan, jobs: int = 1) -> str:
     """The estimate in one line (what ``run`` prints as it starts)."""
     todo = plan.cells - plan.done
     unknown = [m for m in plan.models if m.error]
+    if todo and not any(m.units and not m.error for m in plan.models):
+        return (f"no estimated time for {todo} cell(s) on {plan.device}: "
+                f"{', '.join(_term(m.model) for m in unknown)} not estimated (see anobench "
+                "plan); the ETA follows as cells finish")
     part = (f"; {', '.join(_term(m.model) for m in unknown)} not estimated (see anobench plan)"
             if unknown else "")
     shared = (f"; {jobs} jobs share it: from {duration(plan.low / jobs)} at best"
