@@ -1,14 +1,16 @@
 """Checks of a suite against its data and this machine, before anything trains.
 
-``anobench validate`` and ``anobench run`` both call them: datasets load and
-name the classes the suite asks for, every normal class gets a test set and
-keeps enough training samples, detectors accept the data's shape, and a CUDA
-device the suite asks for exists here. Each raises one line naming the suite
-file and key (:class:`~anobench.errors.SuiteError`, :class:`~anobench.errors.DataError`).
+:func:`anobench.prepare.prepare_run` calls them once for ``validate``, ``plan``
+and ``run``: datasets load and name the classes the suite asks for, every
+normal class gets a test set and keeps enough training samples, detectors
+accept the data's shape, and a CUDA device the suite asks for exists here.
+Each raises one line naming the suite file and key
+(:class:`~anobench.errors.SuiteError`, :class:`~anobench.errors.DataError`).
 """
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,27 +25,26 @@ from anobench.protocol import (
     check_test_set, check_training_size, largest_fitting_ratio, normal_key, test_set_sizes,
 )
 from anobench.registry import Registry
-from anobench.suite import Suite
+from anobench.suite import DatasetEntry, Suite
 from anobench.units import ModelGroup
 
 
-def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, LabeledData]:
-    """Load every dataset of the suite and check the classes it names exist."""
+def load_data(suite: Suite, registry: Registry, data_dir: str | Path | None = None
+              ) -> tuple[Suite, dict[str, LabeledData]]:
+    """Load every dataset of the suite and resolve the classes each entry names, once.
+
+    Returns the suite with every entry's classes as labels, and the datasets
+    by label. A class that does not exist or is listed twice, or a
+    ``[report] curves`` cell of a class not run, is a :class:`SuiteError`
+    naming the key; a dataset that fails to load, a :class:`DataError`.
+    """
     out = {}
+    entries = []
     for i, entry in enumerate(suite.datasets):
-        spec = registry.datasets[entry.name]
-        try:
-            data = spec.loader(data_dir=data_dir, **entry.options)
-        except AnobenchError:
-            raise
-        except Exception as exc:
-            raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}) failed to load: "
-                            f"{type(exc).__name__}: {exc}") from exc
-        if any(np.iscomplexobj(a) for a in (data.X_train, data.X_test)):
-            raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}): the samples are "
-                            "complex numbers; anobench needs real values")
+        data = _load(entry, registry, data_dir)
         source = f" ({entry.options['path']})" if entry.options.get("path") else ""
         seen: dict[Any, int] = {}
+        labels = []
         for j, c in enumerate(entry.classes or ()):
             try:
                 (label,) = resolve_classes(data, [c], f"{entry.label!r}{source}")
@@ -54,19 +55,41 @@ def load_datasets(suite: Suite, registry: Registry, data_dir=None) -> dict[str, 
                 raise SuiteError(f"{suite.path}: datasets[{i}].classes[{j}]: {c!r} is the class "
                                  f"of classes[{seen[key]}] again (listed twice)")
             seen[key] = j
+            labels.append(label)
         out[entry.label] = data
+        entries.append(replace(entry, classes=tuple(labels)) if entry.classes else entry)
+    suite = replace(suite, datasets=tuple(entries))
     check_report_curves(suite, out)
-    return out
+    return suite, out
+
+
+def load_datasets(suite: Suite, registry: Registry, data_dir: str | Path | None = None
+                  ) -> dict[str, LabeledData]:
+    """The datasets of the suite by label, checked as :func:`load_data` checks them."""
+    return load_data(suite, registry, data_dir)[1]
+
+
+def _load(entry: DatasetEntry, registry: Registry, data_dir: str | Path | None) -> LabeledData:
+    spec = registry.datasets[entry.name]
+    try:
+        data = spec.loader(data_dir=data_dir, **entry.options)
+    except AnobenchError:
+        raise
+    except Exception as exc:
+        raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}) failed to load: "
+                        f"{type(exc).__name__}: {exc}") from exc
+    if any(np.iscomplexobj(a) for a in (data.X_train, data.X_test)):
+        raise DataError(f"dataset {entry.name!r} (plugin {spec.plugin!r}): the samples are "
+                        "complex numbers; anobench needs real values")
+    return data
 
 
 def check_report_curves(suite: Suite, datasets: dict[str, LabeledData]) -> None:
-    """``[report] curves`` must name a class the suite runs (checked by ``validate`` and ``run``)."""
+    """``[report] curves`` must name a class the suite runs (its classes resolved)."""
     for i, cell in enumerate(suite.report.curves):
         entry = next(e for e in suite.datasets if e.label == cell.dataset)  # checked at load
         data = datasets[entry.label]
-        normals = resolve_classes(data, entry.classes, repr(entry.label)) if entry.classes \
-            else data.classes
-        run = [normal_key(c) for c in normals]
+        run = [normal_key(c) for c in entry.classes or data.classes]
         key: str | None = cell.normal
         if key not in run:
             try:
@@ -78,17 +101,9 @@ def check_report_curves(suite: Suite, datasets: dict[str, LabeledData]) -> None:
                              f"for dataset {cell.dataset!r}; classes run: {', '.join(run)}")
 
 
-def resolve_suite_classes(suite: Suite, datasets: dict[str, LabeledData]) -> Suite:
-    """The suite with every entry's class names replaced by labels (after :func:`load_datasets`)."""
-    entries = tuple(
-        replace(e, classes=resolve_classes(datasets[e.label], e.classes, repr(e.label)))
-        if e.classes else e for e in suite.datasets)
-    return replace(suite, datasets=entries)
-
-
-def count_cells(suite: Suite, datasets: dict[str, LabeledData]) -> int:
-    """Classes × repetitions × detector grid points, refused past ``max_cells`` (before any
-    cell is built; ``validate`` and ``run``)."""
+def check_max_cells(suite: Suite, datasets: dict[str, LabeledData]) -> int:
+    """Classes × repetitions × detector grid points (at least the cells), refused past
+    ``max_cells`` before any cell is built."""
     classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
     return check_cells(suite.path, classes, suite.repetitions, len(suite.detectors),
                        suite.max_cells)
@@ -96,7 +111,7 @@ def count_cells(suite: Suite, datasets: dict[str, LabeledData]) -> int:
 
 def check_test_sets(suite: Suite, datasets: dict[str, LabeledData]) -> None:
     """Check that every normal class of every entry gets a test set and keeps enough training
-    samples after the validation split (``validate`` and ``run``).
+    samples after the validation split.
 
     Raises :class:`SuiteError` naming the suite file, the entry, the dataset
     label and a ratio that fits every class of the entry.

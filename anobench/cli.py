@@ -24,43 +24,13 @@ def _registry():
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from anobench.cli_run import run_command
     from anobench.report import render_report
-    from anobench.runner import run_suite
-    from anobench.executors import parse_jobs, positive_or_auto
-    from anobench.suite import load_suite
 
-    jobs = parse_jobs(args.jobs)
-    cohort = positive_or_auto("--cohort-size", args.cohort_size)  # None: the detector's choice
-    registry = _registry()
-    suite = load_suite(args.suite, registry)
-    run_dir, failed = run_suite(
-        suite, registry, results_root=args.results, data_dir=args.data_dir,
-        device=args.device, resume=args.resume, jobs=jobs, executor=args.executor,
-        executor_options={"address": args.address} if args.address else None,
-        cohort_size=cohort, keep_models=args.keep_models, crash_watch=True,
-        on_start=_print_estimate(registry, cohort, jobs),
-    )
+    run_dir, failed = run_command(args, _registry)
     done = render_report(run_dir, fmt=args.format, figures=False if args.no_figures else None)
     _print_report(done, args.tables)
     return 1 if failed else 0
-
-
-def _print_estimate(registry, cohort: int | None, jobs: int):
-    """``run``'s start: the same estimate as ``anobench plan``, for the cells still to run."""
-    def hook(suite, datasets, groups, todo, device, done) -> None:
-        from anobench.plan import cpu_warning, estimate_line, make_plan
-
-        try:
-            plan = make_plan(suite, registry, datasets, groups, todo, device, done=done,
-                             cohort_size=cohort)
-        except Exception as exc:  # noqa: BLE001 - an estimate never stops a run
-            print(terminal(f"anobench: no time estimate ({type(exc).__name__}: {exc})"),
-                  file=sys.stderr)
-            return
-        for line in (estimate_line(plan, jobs), cpu_warning(plan)):
-            if line:
-                print(terminal(f"anobench: {line}"), file=sys.stderr, flush=True)
-    return hook
 
 
 def _print_report(done, tables: bool) -> None:
@@ -123,30 +93,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from anobench.plan import check_suite
+    from anobench.cli_run import validate_command
 
-    c = check_suite(args.suite, _registry(), args.data_dir)
-    cells = c.classes * c.suite.repetitions * len(c.groups)
-    print(terminal(f"{args.suite}: OK — suite {c.suite.name!r}: {len(c.suite.datasets)} "
-                   f"dataset(s), {c.classes} normal class(es), {c.suite.repetitions} "
-                   f"repetition(s), {len(c.suite.detectors)} detector config(s) in "
-                   f"{len(c.groups)} model(s): {cells} cells (time: anobench plan)"))
-    if c.suite.keep_models or args.keep_models:
-        from anobench.modelstore import estimate_store
-
-        print("models kept (keep_models):")
-        print(terminal("\n".join(estimate_store(c.suite, c.datasets, c.groups).lines())))
-    return 0
+    return validate_command(args, _registry)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from anobench.executors import positive_or_auto
-    from anobench.plan import plan_suite, plan_text
+    from anobench.cli_run import plan_command
 
-    cohort = positive_or_auto("--cohort-size", args.cohort_size)
-    print(terminal(plan_text(plan_suite(args.suite, _registry(), data_dir=args.data_dir,
-                               device=args.device, cohort_size=cohort))))
-    return 0
+    return plan_command(args, _registry)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -366,7 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "detectors are fitted for real on 256, 1,024, ... training samples while a "
                     "fit is quick and the time scaled to each class's size. One job; takes "
                     "seconds, trains no model to the end. Warns when more than an hour would "
-                    "run on a CPU. `anobench run` prints the same estimate when it starts.")
+                    "run on a CPU. `anobench run` prints the same estimate when it starts "
+                    "(without the detectors that have no fit_cost: it fits none before its "
+                    "cells).")
     pl.add_argument("suite", help="suite TOML file")
     pl.add_argument("--device", choices=DEVICES, default=None,
                     help="device the run would use (default: the suite's, else auto)")

@@ -1,9 +1,9 @@
 """The plan of a suite: its cells, trainings and work units, and an estimated time.
 
-``anobench plan SUITE`` (and ``anobench run`` as it starts) expands a suite
-as a run does — the suite loader and the data checks of ``validate``, the
-cells of :func:`anobench.units.suite_cells`, the cohorts of
-:func:`anobench.units.work_units` — and estimates how long its cells take on
+``anobench plan SUITE`` (and ``anobench run`` as it starts) takes a suite
+as a run does — checked and expanded into its cells by
+:func:`anobench.prepare.prepare_run`, cut into work units by
+:func:`anobench.units.cut_units` — and estimates how long its cells take on
 the device the run would use, from real work timed here and now:
 
 * a detector trained in epochs (one with ``fit_cost``,
@@ -22,6 +22,10 @@ the device the run would use, from real work timed here and now:
   two fits clamped to [0, 3] and k ± 0.5 giving the range (k from 1 to 2
   after a single fit); scoring a sample costs from what was timed up to
   that × n/m (models that compare a sample with their training data).
+  ``anobench run``'s start estimate leaves these out (it fits no detector
+  before its cells: a plugin that crashes or hangs in ``fit`` would end or
+  stall the run there, and again at every ``--resume``); their time shows
+  in the progress's ETA.
 
 The range is for one job (``--jobs 1``) on the machine as it is loaded now;
 splitting data, metrics and writing records are not timed. A model whose
@@ -44,12 +48,13 @@ import numpy as np
 from anobench.api import FitCost, LabeledData
 from anobench.capabilities import capabilities_of
 from anobench.deadline import CellTimeout, deadline
+from anobench.drawscore import draw_size, rules_of
+from anobench.prepare import PreparedRun, prepare_run
 from anobench.protocol import normal_key, test_set_sizes, train_val_split
 from anobench.registry import Registry
-from anobench.runner import samples_read
 from anobench.suite import Suite
 from anobench.units import (
-    Cell, ModelGroup, cell_seeds, cohort_key, cohort_size_for, instantiate,
+    Cell, CohortSizeError, ModelGroup, cell_seeds, cut_units, instantiate,
 )
 
 #: Training samples of the first timed fit of a detector without ``fit_cost``; each next
@@ -227,57 +232,69 @@ def class_sizes(suite: Suite, datasets: dict[str, LabeledData]
     return out
 
 
-def make_plan(suite: Suite, registry: Registry, datasets: dict[str, LabeledData],
-              groups: list[ModelGroup], cells: list[Cell], device: str | None, *,
-              done: int = 0, cohort_size: int | None = None) -> Plan:
-    """The plan of ``cells`` (those still to run) on ``device``, with real work timed now.
+def make_plan(prepared: PreparedRun, cells: list[Cell] | None = None, *, done: int = 0,
+              cohort_size: int | None = None, fits: bool = True) -> Plan:
+    """The plan of ``cells`` (default: every cell; a run passes those still to run) on the
+    prepared run's device, with real work timed now; ``cohort_size`` is ``--cohort-size``.
 
-    ``groups`` and ``cells`` are the run's (:func:`anobench.units.model_groups`,
-    :func:`anobench.units.suite_cells`); ``cohort_size`` is ``--cohort-size``.
+    ``fits``: time detectors without ``fit_cost`` by fitting them for real
+    (``anobench plan``). A run's start estimate does not: there a crashing or
+    hanging plugin would end or stall the run before its first cell (and
+    again at every ``--resume``); they are left not estimated, and their time
+    shows in the progress's ETA as their cells finish.
     """
     start = time.perf_counter()
-    n_classes = sum(len(e.classes or datasets[e.label].classes) for e in suite.datasets)
-    plan = Plan(suite.name, suite.path, device or "cpu", len(suite.datasets), n_classes,
-                suite.repetitions, len(cells) + done, done)
+    suite, datasets = prepared.suite, prepared.datasets
+    cells = prepared.cells if cells is None else cells
+    plan = Plan(suite.name, suite.path, prepared.device or "cpu", len(suite.datasets),
+                prepared.classes, suite.repetitions, len(cells) + done, done)
     models = {g.key: ModelPlan(g.key, ", ".join(dict.fromkeys(c.label for c in g.configs)))
-              for g in groups}
+              for g in prepared.groups}
     plan.models = list(models.values())
     sizes = class_sizes(suite, datasets)
-    test_rows = {e.label: datasets[e.label].X_test for e in suite.datasets}
     costs: dict[tuple, FitCost | _Scaled | Exception] = {}
-    dev = device or "cpu"
     limit = min(TIMING_LIMIT, suite.cell_timeout or TIMING_LIMIT)
-    for (label, nk), block in itertools.groupby(cells, key=lambda c: (c[0].label, normal_key(c[1]))):
+    for (label, nk), block in itertools.groupby(cells, key=lambda c: c.block):
         cs, X, X_val = sizes[(label, nk)]
-        for unit in _units(list(block), dev, X.shape[1:], cohort_size):
-            group = unit[0][3]
-            mp = models[group.key]
-            fit_cost = group.cls.fit_cost if capabilities_of(group.cls).fit_cost else None
-            n_draw = _draw_samples(group, registry)
+        for unit, problem in cut_units(block, lambda c: c.group, plan.device, X.shape[1:],
+                                       cohort_size):
+            group = unit[0].group
+            n_draw = _draw_samples(group, prepared.registry)
             key = (group.key, X.shape[1:], len(unit), n_draw)  # the first dataset of a shape
             if key not in costs:
-                costs[key] = _calibrate(group, fit_cost, X, X_val, test_rows[label], device,
-                                        len(unit), n_draw, limit)
-            cost = costs[key]
-            mp.units += 1
-            if isinstance(cost, Exception):
-                mp.error = f"not estimated: {type(cost).__name__}: {cost}"
-            elif isinstance(cost, FitCost):
-                low, high = (x / len(unit) for x in _unit_seconds(cost, cs, len(unit)))
-                mp.how = mp.how or _cost_how(cost, dev, n_draw)
-            else:
-                low, high = cost.cell(cs)
-                mp.how = mp.how or cost.how
-            for cell in unit:  # a cohort's time is shared by its members' models
-                member = models[cell[3].key]
-                member.cells += 1
-                if not isinstance(cost, Exception):
-                    member.trainings += isinstance(cost, FitCost)
-                    member.low += low
-                    member.high += high
+                costs[key] = CohortSizeError(problem) if problem else _calibrate(
+                    group, X, X_val, datasets[label].X_test, prepared.device, len(unit), n_draw,
+                    limit, fits)
+            _add_unit(models, unit, costs[key], cs, plan.device, n_draw)
     plan.timing_seconds = time.perf_counter() - start
     plan.busy = _busy()
     return plan
+
+
+def _add_unit(models: dict[str, ModelPlan], unit: tuple[Cell, ...],
+              cost: FitCost | _Scaled | Exception, sizes: ClassSizes, device: str,
+              n_draw: int | None) -> None:
+    """Count one work unit's cells and time into its models' plans."""
+    mp = models[unit[0].group.key]
+    mp.units += 1
+    low = high = 0.0
+    if isinstance(cost, NotFitted):
+        mp.error = f"not estimated: {cost}"
+    elif isinstance(cost, Exception):
+        mp.error = f"not estimated: {type(cost).__name__}: {cost}"
+    elif isinstance(cost, FitCost):
+        low, high = (x / len(unit) for x in _unit_seconds(cost, sizes, len(unit)))
+        mp.how = mp.how or _cost_how(cost, device, n_draw)
+    else:
+        low, high = cost.cell(sizes)
+        mp.how = mp.how or cost.how
+    for cell in unit:  # a cohort's time is shared by its members' models
+        member = models[cell.group.key]
+        member.cells += 1
+        if not isinstance(cost, Exception):
+            member.trainings += isinstance(cost, FitCost)
+            member.low += low
+            member.high += high
 
 
 def _busy() -> str:
@@ -289,48 +306,34 @@ def _busy() -> str:
     return f"load average {load:.1f} on {cores} core(s)"
 
 
-def _units(block: list[Cell], device: str, shape: tuple[int, ...],
-           override: int | None) -> list[list[Cell]]:
-    """The work units of one (dataset, class) block, grouped as :func:`work_units` does."""
-    units: list[list[Cell]] = []
-    cohorts: dict[str, list[Cell]] = {}
-    size: dict[str, int] = {}
-    for cell in block:
-        group = cell[3]
-        n = cohort_size_for(group.cls, device, shape, override)
-        if n < 2:
-            units.append([cell])
-            continue
-        key = cohort_key(group)
-        cohorts.setdefault(key, []).append(cell)
-        size[key] = n
-    for key, members in cohorts.items():
-        units += [members[i:i + size[key]] for i in range(0, len(members), size[key])]
-    return units
-
-
 def _draw_samples(group: ModelGroup, registry: Registry) -> int | None:
     """Posterior samples a cell of ``group`` draws (``None``: it is scored without rules)."""
-    if not any(cfg.rules for cfg in group.configs):
-        return None
-    rules = {r: registry.rules[r].rule for cfg in group.configs for r in cfg.rules}
-    return max(samples_read(cfg, rules) for cfg in group.configs)
+    rules = rules_of(group.configs, registry)
+    return draw_size(group.configs, rules) if rules else None
 
 
-def _calibrate(group: ModelGroup, fit_cost: Any, X: np.ndarray, X_val: np.ndarray | None,
-               X_test: np.ndarray, device: str | None, members: int, n_draw: int | None,
-               limit: float) -> FitCost | _Scaled | Exception:
+class NotFitted(Exception):
+    """A detector without ``fit_cost`` that a run's start estimate does not fit."""
+
+
+def _calibrate(group: ModelGroup, X: np.ndarray, X_val: np.ndarray | None, X_test: np.ndarray,
+               device: str | None, members: int, n_draw: int | None, limit: float,
+               fits: bool = True) -> FitCost | _Scaled | Exception:
     """Time one model; a plugin that fails, exits or runs past ``limit`` s is not estimated."""
+    fit_cost = group.cls.fit_cost if capabilities_of(group.cls).fit_cost else None
     training = logging.getLogger("anobench.training")
     level = training.level
     training.setLevel(logging.WARNING)  # no progress lines of the timed fits
     try:
         with deadline(limit):
-            if callable(fit_cost):
+            if fit_cost is not None:
                 cost = fit_cost(dict(group.params), X[:2048], device=device or "cpu",
                                 members=members, n_samples=n_draw)
                 if cost is not None:
                     return cost
+            if not fits:
+                return NotFitted("it has no fit_cost, and a run does not fit a detector before "
+                                 "its cells (anobench plan does); its time shows in the ETA")
             return _time_fits(group, X, X_val, X_test, device)
     except CellTimeout:
         return TimeoutError(f"timing it took longer than {limit:g} s")
@@ -376,6 +379,10 @@ def estimate_line(plan: Plan, jobs: int = 1) -> str:
     """The estimate in one line (what ``run`` prints as it starts)."""
     todo = plan.cells - plan.done
     unknown = [m for m in plan.models if m.error]
+    if todo and not any(m.units and not m.error for m in plan.models):
+        return (f"no estimated time for {todo} cell(s) on {plan.device}: "
+                f"{', '.join(_term(m.model) for m in unknown)} not estimated (see anobench "
+                "plan); the ETA follows as cells finish")
     part = (f"; {', '.join(_term(m.model) for m in unknown)} not estimated (see anobench plan)"
             if unknown else "")
     shared = (f"; {jobs} jobs share it: from {duration(plan.low / jobs)} at best"
@@ -419,51 +426,11 @@ def plan_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class CheckedSuite:
-    """A suite with its data loaded and every check of ``validate`` passed."""
-
-    suite: Suite
-    datasets: dict[str, LabeledData]
-    groups: list[ModelGroup]
-    load_seconds: float  # loading the data
-
-    @property
-    def classes(self) -> int:
-        return sum(len(e.classes or self.datasets[e.label].classes) for e in self.suite.datasets)
-
-
-def check_suite(path: str | Path, registry: Registry, data_dir: Any = None) -> CheckedSuite:
-    """Load a suite and its data and run every check but training (``validate``, ``plan``)."""
-    from anobench.checks import (
-        check_data_fit, check_device, check_test_sets, count_cells, load_datasets,
-        resolve_suite_classes,
-    )
-    from anobench.suite import load_suite
-    from anobench.units import model_groups
-
-    suite = load_suite(str(path), registry)
-    t0 = time.perf_counter()
-    datasets = load_datasets(suite, registry, data_dir)
-    load = time.perf_counter() - t0
-    suite = resolve_suite_classes(suite, datasets)
-    count_cells(suite, datasets)  # before anything is expanded by class
-    check_test_sets(suite, datasets)
-    check_data_fit(suite, registry, datasets)
-    groups = model_groups(suite, registry)
-    check_device(suite, groups)
-    return CheckedSuite(suite, datasets, groups, load)
-
-
-def plan_suite(path: str | Path, registry: Registry, *, data_dir: Any = None,
+def plan_suite(suite: Suite | str | Path, registry: Registry, *, data_dir: Any = None,
                device: str | None = None, cohort_size: int | None = None) -> Plan:
-    """Check a suite as ``validate`` does and plan it on the run's device (``anobench plan``)."""
-    from anobench.checks import needs_device, resolve_device
-    from anobench.units import suite_cells
-
-    c = check_suite(path, registry, data_dir)
-    dev = resolve_device(device or c.suite.device) if needs_device(c.groups) else None
-    plan = make_plan(c.suite, registry, c.datasets, c.groups,
-                     suite_cells(c.suite, c.datasets, c.groups), dev, cohort_size=cohort_size)
-    plan.load_seconds = c.load_seconds
+    """Prepare a suite as ``validate`` and ``run`` do and plan it on the run's device
+    (``anobench plan``)."""
+    prepared = prepare_run(suite, registry, data_dir, device=device)
+    plan = make_plan(prepared, cohort_size=cohort_size)
+    plan.load_seconds = prepared.load_seconds
     return plan

@@ -30,20 +30,19 @@ import numpy as np
 
 from anobench.api import missing_draw_fields
 from anobench.column import Column, grid_point
-from anobench.drawscore import samples_read, score_draw
+from anobench.drawscore import draw_size, result_records, score_draw
 from anobench.errors import AnobenchError
 from anobench.modelstore import MODELS_DIR, load_model, model_path, restore_detector
 from anobench.posterior import draw_stats
-from anobench.protocol import normal_key
 from anobench.registry import Registry, did_you_mean
-from anobench.runner import load_datasets, resolve_device, resolve_suite_classes, result_records
+from anobench.prepare import prepare_run
 from anobench.scores import load_scores, save_scores, scores_path
 from anobench.store import (
     STORE_FORMAT, Block, RunWriter, encode_block, load_store, read_meta, run_identity, write_meta,
 )
 from anobench.limits import MAX_SAMPLES
 from anobench.suite import DetectorConfig, Suite, parse_suite
-from anobench.units import ModelGroup, cell_tasks, model_groups, suite_cells
+from anobench.units import CellTask, ModelGroup, cell_tasks, model_groups
 
 #: Keys every stored line carries that a new block sets anew.
 _STAMP = ("cell", "block", "run")
@@ -94,16 +93,15 @@ def rescore_run(run_dir: Path, rule_names: list[str], registry: Registry, *,
                 and not names[b.marker["model"]] <= {r.get("column") for r in b.records}]
         _already_done(run_dir, store, plans, names, cids)
         _check_models_kept(run_dir, meta, cids)
-        datasets = load_datasets(suite, registry, data_dir)
-        suite = resolve_suite_classes(suite, datasets)
-        dev = resolve_device(device or suite.device)
+        prepared = prepare_run(suite, registry, data_dir, device=device)
+        suite, datasets, dev = prepared.suite, prepared.datasets, prepared.device
         wanted = set(cids)
-        todo = [c for c in suite_cells(suite, datasets, groups) if c[4] in wanted]
+        todo = [c for c in prepared.cells if c.cid in wanted]
         new_names = tuple(dict.fromkeys(c.name for p in plans.values() for cfg in p
                                         for c in cfg.columns))
         n_done = 0
         fit_s = 0.0
-        for _, block in itertools.groupby(todo, key=lambda c: (c[0].label, normal_key(c[1]))):
+        for _, block in itertools.groupby(todo, key=lambda c: c.block):
             for task in cell_tasks(list(block), datasets, suite):
                 stored = store.blocks[task.cid]
                 have = {r.get("column") for r in stored.records}
@@ -233,8 +231,9 @@ class CellRescore:
     new: list[dict]  # the new records
 
 
-def _rescore_cell(run_dir: Path, task: Any, stored: Block, configs: tuple[DetectorConfig, ...],
-                  rules: list[str], registry: Registry, suite: Suite, device: str) -> CellRescore:
+def _rescore_cell(run_dir: Path, task: CellTask, stored: Block,
+                  configs: tuple[DetectorConfig, ...], rules: list[str], registry: Registry,
+                  suite: Suite, device: str | None) -> CellRescore:
     """Rebuild a cell's model and test set, score the new columns, keep the stored ones."""
     kept = load_model(model_path(run_dir, task.cid))
     if kept.cell != task.cid or kept.model != task.group.key or kept.seeds != task.seeds:
@@ -250,7 +249,7 @@ def _rescore_cell(run_dir: Path, task: Any, stored: Block, configs: tuple[Detect
     det = restore_detector(kept, registry.detectors[kept.detector].cls, device)
     rule_objs = {r: registry.rules[r].rule for r in rules}
     t0 = time.perf_counter()
-    n_draw = max(samples_read(cfg, rule_objs) for cfg in configs)
+    n_draw = draw_size(configs, rule_objs)
     try:
         draw = det.posterior_draw(task.split.X_test, n_samples=n_draw, seed=task.seeds["draw"])
         results = score_draw(draw, configs, rule_objs, task.split.y_test, suite.metrics)
@@ -272,9 +271,9 @@ def _rescore_cell(run_dir: Path, task: Any, stored: Block, configs: tuple[Detect
             marker["posterior"] = stats
     marker["rescored"] = list(dict.fromkeys([*marker.get("rescored", ()),
                                              *(c.name for cfg in configs for c in cfg.columns)]))
-    names = {r["column"].name for r in results}
+    names = {r.column.name for r in results}
     rows = [e for e in old_scores if e[0] not in names]
-    rows += [(r["column"].name, r["column"].measure, r["scores"]) for r in results]
+    rows += [(r.column.name, r.column.measure, r.scores) for r in results]
     return CellRescore(old + [{k: v for k, v in r.items() if k != "cell"} for r in new],
                        marker, rows, new)
 

@@ -1,10 +1,13 @@
 """Work units: the cells of a run, cut into what an executor runs in one call.
 
-A *cell* is (dataset, normal class, repetition, model). The runner turns the
-cells still to do into :class:`WorkUnit` objects — picklable, carrying their
-data splits — which an executor (:mod:`anobench.executors`) runs, here or in
-other processes; each unit comes back as one :class:`CellOutcome` per cell,
-which the driver alone stores.
+A *cell* (:class:`Cell`) is (dataset, normal class, repetition, model);
+:func:`suite_cells` is the one expansion of a suite into cells (``validate``,
+``plan`` and ``run`` count and cut the same list). The runner turns the cells
+still to do into :class:`Unit` objects — one cell, or a cohort of cells that
+train together; picklable, carrying their data splits — which an executor
+(:mod:`anobench.executors`) runs, here or in other processes
+(:func:`anobench.unitrun.execute_unit`); each unit comes back as one
+:class:`~anobench.unitrun.CellOutcome` per cell, which the driver alone stores.
 """
 from __future__ import annotations
 
@@ -12,20 +15,18 @@ import hashlib
 import itertools
 import json
 import numbers
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from anobench.api import LabeledData
 from anobench.capabilities import capabilities_of
 from anobench.classes import normal_name
-from anobench.deadline import CellTimeout, deadline
 from anobench.protocol import OneClassSplit, derive_seed, normal_key, one_class_split
 from anobench.registry import Registry
-from anobench.suite import DetectorConfig, Suite
+from anobench.suite import DatasetEntry, DetectorConfig, Suite
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,22 @@ def model_groups(suite: Suite, registry: Registry) -> list[ModelGroup]:
     return out
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a suite: a model of one group on one normal class, in one repetition."""
+
+    entry: DatasetEntry
+    normal: Any  # the class label (a tuple for a merged class)
+    repetition: int
+    group: ModelGroup
+    cid: str  # "dataset/class/repetition/model", the records' "cell"
+
+    @property
+    def block(self) -> tuple[str, str]:
+        """(dataset label, class key): cells of one block share their training data."""
+        return self.entry.label, normal_key(self.normal)
+
+
 @dataclass
 class CellTask:
     """One cell to run: its model group, data split, seeds and record fields."""
@@ -67,8 +84,9 @@ class CellTask:
 
 
 @dataclass
-class WorkUnit:
-    """Cells an executor runs in one call (picklable; see :mod:`anobench.executors`)."""
+class Unit:
+    """Cells an executor runs in one call: one cell, or a cohort trained together
+    (picklable; see :mod:`anobench.executors`)."""
 
     tasks: tuple[CellTask, ...]
     registry: Registry
@@ -76,19 +94,6 @@ class WorkUnit:
     device: str | None
     #: why the unit's cells cannot run (e.g. the plugin's cohort_size raised): each fails with it
     problem: str | None = None
-
-
-@dataclass
-class CellOutcome:
-    """What running one cell produced: records and timing, or an error message."""
-
-    cid: str
-    records: list[dict] | None = None
-    timing: dict | None = None
-    error: str | None = None
-
-
-Cell = tuple[Any, Any, int, ModelGroup, str]  # (entry, normal, repetition, group, cell id)
 
 
 def suite_cells(suite: Suite, datasets: dict[str, LabeledData],
@@ -101,7 +106,7 @@ def suite_cells(suite: Suite, datasets: dict[str, LabeledData],
             for rep in range(suite.repetitions):
                 for group in groups:
                     cid = f"{entry.label}/{normal_key(normal)}/{rep}/{group.key}"
-                    cells.append((entry, normal, rep, group, cid))
+                    cells.append(Cell(entry, normal, rep, group, cid))
     return cells
 
 
@@ -129,36 +134,56 @@ def worker_registry(registry: Registry) -> Registry:
     return slim
 
 
+T = TypeVar("T")
+
+
+def cut_units(items: Iterable[T], group_of: Callable[[T], ModelGroup], device: str | None,
+              sample_shape: tuple[int, ...], cohort_override: int | None = None,
+              data_of: Callable[[T], tuple] = lambda _: ()
+              ) -> Iterator[tuple[tuple[T, ...], str | None]]:
+    """Cut the cells of one (dataset, class) into work units: ``(members, problem)`` each.
+
+    Cells whose detector trains in cohorts on this device are grouped by
+    :func:`cohort_key` (and ``data_of``: members must train on the same
+    arrays) into units of at most its cohort size (:func:`cohort_size_for`):
+    the repetitions, and grid points that only change the loss. Every other
+    cell is a unit of its own; ``problem`` says why a unit cannot run (its
+    detector's ``cohort_size`` failed). The runner (:func:`work_units`) and
+    the plan (:mod:`anobench.plan`) cut with this one function.
+    """
+    cohorts: dict[tuple, list[T]] = {}
+    sizes: dict[tuple, int] = {}
+    for item in items:
+        group = group_of(item)
+        try:
+            size = cohort_size_for(group.cls, device, sample_shape, cohort_override)
+        except CohortSizeError as exc:
+            yield (item,), str(exc)
+            continue
+        if size < 2:
+            yield (item,), None
+            continue
+        key = (cohort_key(group), *data_of(item))
+        cohorts.setdefault(key, []).append(item)
+        sizes[key] = size
+    for key, members in cohorts.items():
+        for i in range(0, len(members), sizes[key]):
+            yield tuple(members[i:i + sizes[key]]), None
+
+
 def work_units(todo: list[Cell], datasets: dict[str, LabeledData], registry: Registry,
                suite: Suite, device: str | None,
-               cohort_override: int | None = None) -> Iterator[WorkUnit]:
-    """Work units of the cells still to run, built lazily (with their data splits).
-
-    Per (dataset, class), cells whose detector trains in cohorts on this
-    device are grouped by :func:`cohort_key` into units of at most its cohort
-    size (:func:`cohort_size_for`): the repetitions, and grid points that only
-    change the loss. Every other cell is a unit of its own.
-    """
-    for _, block in itertools.groupby(todo, key=lambda c: (c[0].label, normal_key(c[1]))):
-        cohorts: dict[tuple, list[CellTask]] = {}
-        sizes: dict[tuple, int] = {}
-        for task in cell_tasks(list(block), datasets, suite):
-            try:
-                size = cohort_size_for(task.group.cls, device, task.split.X_train.shape[1:],
-                                       cohort_override)
-            except CohortSizeError as exc:
-                yield WorkUnit((task,), registry, suite, device, problem=str(exc))
-                continue
-            if size < 2:
-                yield WorkUnit((task,), registry, suite, device)
-                continue
-            # members must train on the same arrays (cell_tasks shares them when equal)
-            key = (cohort_key(task.group), id(task.split.X_train), id(task.split.X_val))
-            cohorts.setdefault(key, []).append(task)
-            sizes[key] = size
-        for key, members in cohorts.items():
-            for i in range(0, len(members), sizes[key]):
-                yield WorkUnit(tuple(members[i:i + sizes[key]]), registry, suite, device)
+               cohort_override: int | None = None) -> Iterator[Unit]:
+    """Work units of the cells still to run, built lazily (with their data splits), as
+    :func:`cut_units` cuts them."""
+    for _, block in itertools.groupby(todo, key=lambda c: c.block):
+        tasks = cell_tasks(list(block), datasets, suite)
+        shape = tasks[0].split.X_train.shape[1:]
+        # cohort members must train on the same arrays (cell_tasks shares them when equal)
+        for members, problem in cut_units(tasks, lambda t: t.group, device, shape,
+                                          cohort_override,
+                                          lambda t: (id(t.split.X_train), id(t.split.X_val))):
+            yield Unit(members, registry, suite, device, problem)
 
 
 def cohort_size_for(cls: type[Any], device: str | None, sample_shape: tuple[int, ...],
@@ -198,47 +223,6 @@ def cohort_key(group: ModelGroup) -> str:
                       default=str)
 
 
-def fit_cohort_unit(unit: WorkUnit) -> list[Any]:
-    """Fit a cohort unit's models together: per cell ``(detector, fit_seconds, cohort_size)``
-    or an exception.
-
-    ``fit_seconds`` is the cohort's wall time divided by its size; the fit may
-    take ``cell_timeout`` seconds per member.
-    """
-    first = unit.tasks[0]
-    n = len(unit.tasks)
-    limit = unit.suite.cell_timeout * n
-    try:
-        dets = [instantiate(t.group, t.seeds["model"], unit.device) for t in unit.tasks]
-        t0 = time.perf_counter()
-        with deadline(limit, f"the cohort of {n} cells trained together ran longer than {n} x "
-                             f"cell_timeout = {limit:g} s and was stopped"):
-            out = list(first.group.cls.fit_cohort(dets, first.split.X_train, first.split.X_val))
-        per_member = (time.perf_counter() - t0) / n
-        check_cohort_result(out, n)
-    except (Exception, SystemExit, CellTimeout) as exc:  # noqa: BLE001 - each cell records it
-        return [exc] * n
-    return [d if isinstance(d, BaseException) else (d, per_member, n) for d in out]
-
-
-def check_cohort_result(out: list[Any], n: int) -> None:
-    """``fit_cohort`` must return one result per member, each fitted detector its own object.
-
-    One object returned for two members would give both the same model (and
-    the numbers of one grid point under another's name); ``ValueError`` then.
-    """
-    if len(out) != n:
-        raise ValueError(f"fit_cohort returned {len(out)} results for {n} members")
-    seen: dict[int, int] = {}
-    for i, d in enumerate(out):
-        if isinstance(d, BaseException):
-            continue
-        j = seen.setdefault(id(d), i)
-        if j != i:
-            raise ValueError(f"fit_cohort returned the same object for members {j} and {i} (of "
-                             f"{n}); each member must be its own fitted detector")
-
-
 def cell_seeds(suite_seed: int, dataset: str, normal: str, repetition: int) -> dict[str, int]:
     """The seeds of one cell: its class's training/validation split, its anomaly draw, its
     model and its posterior draw (stored records carry the model's as ``seed``)."""
@@ -258,7 +242,8 @@ def cell_tasks(cells: list[Cell], datasets: dict[str, LabeledData], suite: Suite
     """
     splits: dict[int, OneClassSplit] = {}
     tasks = []
-    for entry, normal, rep, group, cid in cells:
+    for cell in cells:
+        entry, normal, rep = cell.entry, cell.normal, cell.repetition
         data = datasets[entry.label]
         nk = normal_key(normal)
         seeds = cell_seeds(suite.seed, entry.label, nk, rep)
@@ -273,11 +258,12 @@ def cell_tasks(cells: list[Cell], datasets: dict[str, LabeledData], suite: Suite
                     split = replace(split, X_train=first.X_train, X_val=first.X_val)
             splits[rep] = split
         split = splits[rep]
-        base = dict(cell=cid, dataset=entry.label, normal=nk, repetition=rep, seed=seeds["model"],
-                    n_test=len(split.y_test), n_anomalies=split.n_anomalies, model=group.key)
+        base = dict(cell=cell.cid, dataset=entry.label, normal=nk, repetition=rep,
+                    seed=seeds["model"], n_test=len(split.y_test), n_anomalies=split.n_anomalies,
+                    model=cell.group.key)
         if data.class_names:
             base["class_name"] = normal_name(data, normal)
-        tasks.append(CellTask(cid, group, split, seeds, base))
+        tasks.append(CellTask(cell.cid, cell.group, split, seeds, base))
     return tasks
 
 

@@ -25,7 +25,7 @@ measures the workers' idle time).
     its workers starve (``ProcessExecutor.map``);
 ``jobs-cpu``
     inside worker processes only, every unit burns that much CPU time before
-    it runs (``anobench.runner.execute_unit`` as the workers import it).
+    it runs (``anobench.unitrun.execute_unit`` as the workers import it).
 
 A bare number (``ANOBENCH_BENCH_SLOWDOWN=2``) means ``trainer=2``, as before.
 Nothing here is imported by anobench itself.
@@ -138,9 +138,9 @@ def _slow_dispatch(delay: float) -> None:
 
 
 def _burning_workers(delay: float) -> None:
-    from anobench import runner
+    from anobench import unitrun
 
-    _patch(runner, "execute_unit", lambda f: _burning(f, delay))
+    _patch(unitrun, "execute_unit", lambda f: _burning(f, delay))
 
 
 #: site -> (applies in worker processes rather than in the driver, the patch)

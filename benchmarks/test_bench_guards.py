@@ -217,10 +217,11 @@ n_samples = 100
 def test_bench_all_rules_vs_multi(benchmark, registry, short):
     """Scoring one cell (one posterior draw, L = 100, the reductions, the metrics) with every
     registered rule vs with ``multi`` alone, on the paper's 28x28 VAE."""
+    from anobench.fitting import Fitted
     from anobench.protocol import OneClassSplit
-    from anobench.runner import run_cell
     from anobench.suite import parse_suite
-    from anobench.units import model_groups
+    from anobench.unitrun import run_cell
+    from anobench.units import CellTask, model_groups
 
     n_test, rounds, warmup = (200, 3, 0) if short else (1250, 5, 1)
     rng = np.random.default_rng(0)
@@ -239,7 +240,8 @@ def test_bench_all_rules_vs_multi(benchmark, registry, short):
 
     def score(label):
         suite, group = groups[label]
-        return lambda: run_cell(group, split, registry, suite, seeds, "cpu", fitted=(det, 0.0))
+        task = CellTask("c", group, split, seeds, {})
+        return lambda: run_cell(task, Fitted(det, 0.0), registry, suite, "cpu")
 
     run = Interleaved({"multi": score("multi"), "all": score("all")})
     run.run(benchmark, rounds, warmup)

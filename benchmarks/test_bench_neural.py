@@ -34,7 +34,7 @@ def test_bench_posterior_draw_28x28(benchmark, registry, images_28):
 
 def test_bench_all_rules(benchmark, registry):
     """Every registered rule reducing one draw of L = 100 samples for 1,250 examples."""
-    from anobench.runner import oracle_scores
+    from anobench.drawscore import oracle_scores
 
     rng = np.random.default_rng(0)
     draw = PosteriorDraw(recon_mu=rng.random(1250), recon_samples=rng.random((100, 1250)),
@@ -47,7 +47,7 @@ def test_bench_all_rules(benchmark, registry):
 
     def reduce_all():  # oracles (best/worst): every metric of each of the 100 candidates, once
         cache: dict = {}
-        return [oracle_scores(rule, draw, m, y, metrics, cache)["scores"] if rule.oracle
+        return [oracle_scores(rule, draw, m, y, metrics, cache).scores if rule.oracle
                 else rule.reduce(draw, m) for rule in rules for m in rule.measures]
 
     out = benchmark(reduce_all)

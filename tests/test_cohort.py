@@ -11,7 +11,8 @@ from torch import nn
 from anobench.api import Detector
 from anobench.hookspecs import hookimpl
 from anobench.manager import build_registry, get_plugin_manager
-from anobench.runner import model_groups, run_suite
+from anobench.runner import run_suite
+from anobench.units import model_groups
 from anobench.units import cohort_key, cohort_size_for
 from anobench.store import read_records
 from anobench.suite import parse_suite

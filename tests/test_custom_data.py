@@ -11,7 +11,8 @@ from anobench.api import LabeledData
 from anobench.cli import main
 from anobench.errors import DataError
 from anobench.protocol import fit_scaling, one_class_split
-from anobench.runner import load_datasets, run_suite
+from anobench.checks import load_datasets
+from anobench.runner import run_suite
 from anobench.suite import load_suite
 
 load_custom = pytest.importorskip("anobench_plugins.custom_data").load_custom

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from anobench.errors import SuiteError
-from anobench.runner import model_groups, run_suite
+from anobench.runner import run_suite
+from anobench.units import model_groups
 from anobench.store import read_records
 from anobench.suite import load_suite
 from anobench.torchstack import losses

@@ -11,9 +11,8 @@ from anobench.api import Detector, FitCost
 from anobench.hookspecs import hookimpl
 from anobench.plan import make_plan, plan_suite, span
 from anobench.manager import build_registry, get_plugin_manager
-from anobench.runner import load_datasets, resolve_suite_classes
-from anobench.suite import load_suite
-from anobench.units import model_groups, suite_cells, work_units
+from anobench.prepare import prepare_run
+from anobench.units import work_units
 
 #: The clock detector's cost: every number of the estimate follows from these.
 COST = FitCost(epochs=(3, 10), batch_size=10, step_seconds=0.5, eval_seconds=0.1,
@@ -94,14 +93,12 @@ def test_units_are_the_runs_work_units(registry, write_suite, monkeypatch):
     path = _suite(write_suite, '[[detectors]]\nname = "pca"\nparams = { n_components = 8 }\n'
                                '[[detectors]]\nname = "ae"\nparams = { max_epochs = 3, '
                                'batch_size = 32, filters = 4, latent_dim = 4 }', reps=3)
-    suite = load_suite(path, registry)
-    datasets = load_datasets(suite, registry)
-    suite = resolve_suite_classes(suite, datasets)
-    groups = model_groups(suite, registry)
-    cells = suite_cells(suite, datasets, groups)
+    prepared = prepare_run(path, registry, device="cpu")
+    cells = prepared.cells
     for override in (None, 2, 1):
-        units = list(work_units(cells, datasets, registry, suite, "cpu", override))
-        plan = make_plan(suite, registry, datasets, groups, cells, "cpu", cohort_size=override)
+        units = list(work_units(cells, prepared.datasets, registry, prepared.suite, "cpu",
+                                override))
+        plan = make_plan(prepared, cohort_size=override)
         assert plan.units == len(units), override
         assert plan.cells == len(cells) == 12
         assert plan.trainings == 6  # the ae cells; pca is fitted, not trained in epochs
@@ -157,15 +154,38 @@ def test_a_detector_that_cannot_be_timed_is_said_and_the_rest_planned(clock_regi
     assert broken.cells == 2 and not plan.complete
 
 
-def test_run_prints_the_plans_estimate_when_it_starts(write_suite, tmp_path, capsys):
-    path = _suite(write_suite, '[[detectors]]\nname = "pca"\nparams = { n_components = 8 }',
-                  reps=1)
+def test_run_prints_the_plans_estimate_when_it_starts(clock_registry, write_suite, tmp_path,
+                                                      monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_registry", lambda: clock_registry)
+    path = _suite(write_suite, '[[detectors]]\nname = "clock"', reps=1)
     assert cli.main(["run", str(path), "--results", str(tmp_path / "r"), "--no-figures"]) == 0
     err = capsys.readouterr().err
     assert "anobench: estimated time for 2 cell(s) on cpu: " in err
     (run,) = (tmp_path / "r" / "planned").iterdir()
     assert cli.main(["run", str(path), "--resume", str(run), "--no-figures"]) == 0
     assert "anobench: estimated time for 0 cell(s) on cpu: 0 s" in capsys.readouterr().err
+
+
+def test_run_fits_no_detector_for_its_estimate(clock_registry, write_suite, tmp_path,
+                                               monkeypatch, capsys):
+    """A plugin that crashes or hangs in fit must not end a run before its first cell: the
+    start estimate leaves detectors without fit_cost to the ETA (plan fits them)."""
+    fits: list[int] = []
+    monkeypatch.setattr(Clock, "fit", lambda self, X, X_val=None: (fits.append(len(X)), self)[1])
+    monkeypatch.setattr(Clock, "fit_cost", None)
+    monkeypatch.setattr(cli, "_registry", lambda: clock_registry)
+    path = _suite(write_suite, '[[detectors]]\nname = "clock"', reps=1)
+    assert cli.main(["run", str(path), "--results", str(tmp_path / "r"), "--no-figures"]) == 0
+    assert len(fits) == 2  # the two cells, nothing more
+    assert ("anobench: no estimated time for 2 cell(s) on cpu: clock-" in capsys.readouterr().err)
+    assert plan_suite(path, clock_registry, device="cpu").complete and len(fits) > 2
+    path = _suite(write_suite, '[[detectors]]\nname = "clock"\n[[detectors]]\nname = "pca"\n'
+                               'params = { n_components = 8 }', reps=1)
+    monkeypatch.setattr(Clock, "fit_cost", classmethod(lambda cls, *a, **k: COST))
+    assert cli.main(["run", str(path), "--results", str(tmp_path / "r"), "--no-figures"]) == 0
+    err = capsys.readouterr().err
+    assert "anobench: estimated time for 4 cell(s) on cpu: " in err
+    assert "pca-" in err and "not estimated (see anobench plan)" in err
 
 
 def test_plan_bad_input_is_one_line(write_suite, capsys):

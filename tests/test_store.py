@@ -355,10 +355,10 @@ def test_fit_info_that_cannot_be_stored_fails_the_cell_and_resume_goes_on(
 
 
 def test_nan_metric_value_fails_the_cell_not_the_run(plugin_registry, tmp_path, monkeypatch):
-    import anobench.runner as runner_mod
+    import anobench.drawscore as drawscore
 
-    real = runner_mod.compute_metrics
-    monkeypatch.setattr(runner_mod, "compute_metrics",
+    real = drawscore.compute_metrics
+    monkeypatch.setattr(drawscore, "compute_metrics",
                         lambda y, s, m: {k: float("nan") for k in real(y, s, m)})
     suite = _suite("informative", plugin_registry, tmp_path)
     run_dir, failed = run_suite(suite, plugin_registry, results_root=tmp_path)

@@ -172,7 +172,7 @@ def test_the_suggested_ratio_and_all_both_validate_and_run(tmp_path, capsys):
 
 
 def test_a_run_interrupted_before_its_first_cell_leaves_nothing(tmp_path, registry, monkeypatch):
-    from anobench import runner
+    from anobench import runner, unitrun
     from anobench.suite import load_suite
 
     suite = load_suite(_suite(tmp_path, suite_extra='anomalies = "all"'), registry)
@@ -180,7 +180,7 @@ def test_a_run_interrupted_before_its_first_cell_leaves_nothing(tmp_path, regist
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "run_cell", boom)
+    monkeypatch.setattr(unitrun, "run_cell", boom)
     with pytest.raises(KeyboardInterrupt):
         runner.run_suite(suite, registry, results_root=tmp_path / "res")
     assert not (tmp_path / "res" / "rare").exists()

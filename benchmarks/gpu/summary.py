@@ -35,8 +35,8 @@ def paper_models(path: str) -> int:
     """Neural models trained by the suite (one per cell of a detector with a device)."""
     import inspect
 
+    from anobench.checks import load_datasets
     from anobench.manager import load_registry
-    from anobench.runner import load_datasets
     from anobench.suite import load_suite
     from anobench.units import model_groups
 
