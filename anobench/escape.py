@@ -13,7 +13,7 @@ figures. Whatever they hold, they show as text there and do nothing else:
   image (``](``, ``][``), and backslashes; :func:`markdown_cell` also ``|``;
 * :func:`html` — :func:`visible`, then :func:`html.escape`;
 * figures: :func:`visible`, drawn with matplotlib's math mode off, so a
-  ``$`` is a dollar sign (:func:`anobench.report.figures._save`).
+  ``$`` is a dollar sign (:func:`anobench.report.plots._save`).
 
 The report's own words pass through the same functions (the markup layer
 cannot tell them apart); they hold none of these characters except ``<``

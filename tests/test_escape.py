@@ -184,7 +184,7 @@ def test_hostile_names_in_errors(hostile, capsys):
 
 
 def test_figure_text_is_not_math(tmp_path):
-    from anobench.report.figures import cd_diagram
+    from anobench.report.plots import cd_diagram
 
     png, svg = cd_diagram(["a$\\foo$", f"b{NUL}{ESC}", "c"], [1.0, 2.0, 3.0], 1.0, [],
                           tmp_path / "cd", title="$\\x$")

@@ -38,7 +38,6 @@ from anobench.confine import check_tree
 from anobench.errors import AnobenchError
 from anobench.report.compare import compare_runs
 from anobench.report.figures import (
-    UNAVAILABLE,
     cd_figures,
     curve_cell_of_row,
     curve_figures,
@@ -47,6 +46,7 @@ from anobench.report.figures import (
     sweep_figures,
 )
 from anobench.report.kept import fingerprint, kept_figures, save_index
+from anobench.report.plots import UNAVAILABLE
 from anobench.report.markup import (
     FORMATS,
     Heading,

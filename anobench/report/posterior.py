@@ -30,9 +30,8 @@ from scipy.stats import rankdata, spearmanr
 from anobench.atomic import atomic_path
 from anobench.column import Column, grid_text
 from anobench.posterior import ACTIVE_THRESHOLD, PosteriorStats
-from anobench.report.figures import (
-    COLORS, DPI, FIG_DIR, FIG_METRICS, FIGURE_ERROR, UNAVAILABLE, Figure,
-)
+from anobench.report.figures import FIG_DIR, FIG_METRICS
+from anobench.report.plots import COLORS, DPI, FIGURE_ERROR, UNAVAILABLE, Figure
 from anobench.report.markup import Entry, Heading, Image, Para, TableBlock
 from anobench.report.tables import metric_label
 from anobench.scores import safe_cell_id
