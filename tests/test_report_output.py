@@ -10,7 +10,7 @@ import pytest
 from _synthetic_runs import make_records, write_run
 
 from anobench.cli import main
-from anobench.report import figures as plots
+from anobench.report import figures, plots
 from anobench.report import write_report
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,9 +88,9 @@ def test_the_quick_suite_reports_real_tests(tmp_path, capsys):
 # ------------------------------------------------------------------ item 12: HTML and figures
 
 def test_figure_names_are_readable_and_distinct():
-    assert plots.figure_name("cd", "roc_auc", "elbo") == "cd-roc_auc-elbo"
-    assert plots.figure_name("curves", "fashion-mnist", "3", "0") == "curves-fashion-mnist-3-0"
-    odd = [plots.figure_name("rules", "d", x) for x in ("vae:single", "vae_single", "vae single",
+    assert figures.figure_name("cd", "roc_auc", "elbo") == "cd-roc_auc-elbo"
+    assert figures.figure_name("curves", "fashion-mnist", "3", "0") == "curves-fashion-mnist-3-0"
+    odd = [figures.figure_name("rules", "d", x) for x in ("vae:single", "vae_single", "vae single",
                                                         "vae/single")]
     assert len(set(odd)) == 4 and all(re.fullmatch(r"[A-Za-z0-9._+=-]+", n) for n in odd)
     assert odd[1] == "rules-d-vae_single"
