@@ -251,10 +251,11 @@ def test_bench_all_rules_vs_multi(benchmark, registry, short):
 
 
 # -- 4. the runner's overhead per cell ---------------------------------------------
-OVERHEAD_SUITE = """
+#: Equal small AE cells of digits class 3 (the runner and the jobs guards).
+AE_CELLS_SUITE = """
 [suite]
-name = "overhead"
-seed = 5
+name = "{name}"
+seed = {seed}
 repetitions = {reps}
 [[datasets]]
 name = "digits"
@@ -267,7 +268,7 @@ filters = 16
 lr = 1e-3
 batch_size = 32
 max_epochs = {epochs}
-patience = 100
+patience = {patience}
 threads = 1
 """
 
@@ -280,7 +281,8 @@ def test_bench_runner_overhead_per_cell(benchmark, registry, tmp_path, short):
     from anobench.units import cell_tasks, instantiate, model_groups, suite_cells
 
     reps, epochs, rounds = (4, 20, 5) if short else (6, 30, 5)
-    suite = parse_suite(OVERHEAD_SUITE.format(reps=reps, epochs=epochs), "o.toml", registry)
+    suite = parse_suite(AE_CELLS_SUITE.format(name="overhead", seed=5, reps=reps, epochs=epochs,
+                                               patience=100), "o.toml", registry)
     datasets = {"digits": registry.dataset("digits").loader(data_dir=None)}
     tasks = cell_tasks(suite_cells(suite, datasets, model_groups(suite, registry)), datasets,
                        suite)
@@ -304,27 +306,6 @@ def test_bench_runner_overhead_per_cell(benchmark, registry, tmp_path, short):
 
 
 # -- 5. parallel units: are the workers kept busy, without extra work? ---------------
-JOBS_SUITE = """
-[suite]
-name = "jobs"
-seed = 7
-repetitions = {reps}
-[[datasets]]
-name = "digits"
-classes = [3]
-[[detectors]]
-name = "ae"
-[detectors.params]
-latent_dim = 16
-filters = 16
-lr = 1e-3
-batch_size = 32
-max_epochs = {epochs}
-patience = 1000
-threads = 1
-"""
-
-
 def test_bench_jobs_keep_workers_busy(benchmark, registry, tmp_path, short):
     """``run_suite`` with ``--jobs 2`` (processes) vs ``--jobs 1`` (local), equal AE cells.
 
@@ -339,7 +320,8 @@ def test_bench_jobs_keep_workers_busy(benchmark, registry, tmp_path, short):
     from anobench.suite import parse_suite
 
     reps, epochs, rounds = (8, 40, 3) if short else (12, 60, 3)
-    suite = parse_suite(JOBS_SUITE.format(reps=reps, epochs=epochs), "jobs.toml", registry)
+    suite = parse_suite(AE_CELLS_SUITE.format(name="jobs", seed=7, reps=reps, epochs=epochs,
+                                               patience=1000), "jobs.toml", registry)
     counter = iter(range(10**6))
     per_round: dict[str, list] = {"jobs1": [], "jobs2": []}
 

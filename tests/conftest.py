@@ -42,6 +42,22 @@ def write_suite(tmp_path):
     return _write
 
 
+#: One cell: pca on digits class 0, one repetition (the bad-input and schema cases edit it).
+ONE_CELL_SUITE = """
+[suite]
+name = "tiny"
+seed = 1
+repetitions = 1
+
+[[datasets]]
+name = "digits"
+classes = [0]
+
+[[detectors]]
+name = "pca"
+params = { n_components = 8 }
+"""
+
 TINY_SUITE = """
 [suite]
 name = "tiny"

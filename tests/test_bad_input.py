@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 import anobench.cli as cli
+from conftest import ONE_CELL_SUITE
 from anobench.api import Detector
 from anobench.hookspecs import hookimpl
 from anobench.manager import build_registry, get_plugin_manager
@@ -33,20 +34,7 @@ from anobench.runlock import RunLock
 from anobench.store import RECORDS, read_records
 from anobench.errors import SuiteError
 
-BASE = """
-[suite]
-name = "tiny"
-seed = 1
-repetitions = 1
-
-[[datasets]]
-name = "digits"
-classes = [0]
-
-[[detectors]]
-name = "pca"
-params = { n_components = 8 }
-"""
+BASE = ONE_CELL_SUITE
 
 
 def sub(old: str, new: str, text: str = BASE) -> str:

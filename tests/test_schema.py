@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from anobench.cli import build_parser, main
+from conftest import ONE_CELL_SUITE
 from anobench.errors import SuiteError
 from anobench.options.flags import given_flags
 from anobench.options.report import COMMAND_LINE, ReportOptions
@@ -25,20 +26,7 @@ from anobench.suite import Suite, parse_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BASE = """
-[suite]
-name = "tiny"
-seed = 1
-repetitions = 1
-
-[[datasets]]
-name = "digits"
-classes = [0]
-
-[[detectors]]
-name = "pca"
-params = { n_components = 8 }
-"""
+BASE = ONE_CELL_SUITE
 
 
 @pytest.fixture(scope="module")
