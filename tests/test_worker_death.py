@@ -92,6 +92,11 @@ def suite_text(mode: str, classes: str = "[0, 1]") -> str:
         """)
 
 
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Runner:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
@@ -114,8 +119,11 @@ class Runner:
                               env=self.env, cwd=self.tmp, timeout=300)
 
     def start(self, mode: str, *extra: str) -> subprocess.Popen:
+        # Ctrl-C's default action in the run, as in a terminal: a test runner started in the
+        # background by a shell (nohup cmd &) inherits SIGINT ignored, and so would the run
         return subprocess.Popen(self.argv(mode, *extra), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=self.env, cwd=self.tmp)
+                                stderr=subprocess.PIPE, text=True, env=self.env, cwd=self.tmp,
+                                preexec_fn=_default_sigint)
 
     def run_dir(self) -> Path:
         (run,) = (self.tmp / "res" / "death").iterdir()
