@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 # overlap guard measures idle workers). The arithmetic per case:
 CASES = [
     # 4 steps (512 images, batch 128, 1 epoch): +2 s of CPU on a trainer run of ~0.5 s
-    ("trainer=0.5", "trainer_vs_plain", "trainer_over_plain_fused", "<= 1.15"),
+    ("trainer=0.5", "trainer_vs_plain", "trainer_over_plain_fused", "<= 1.2"),
     # 13 stacked batches x 2 epochs: +2.6 s of CPU on a cohort of ~1 s
     ("cohort=0.1", "cohort_vs_one_by_one", "cohort_over_one_by_one", "<= 0.8"),
     # 12 reductions (6 rules x 2 measures) against 2 for multi alone: +6 s against +1 s on
@@ -32,7 +32,7 @@ CASES = [
     # the driver waits 3 s before handing out each unit of ~1 s: one worker at a time
     ("jobs-dispatch=3", "jobs_keep_workers_busy", "jobs2_overlap", ">= 0.9"),
     # every unit in a worker process burns 3 s of CPU more than under --jobs 1
-    ("jobs-cpu=3", "jobs_keep_workers_busy", "jobs2_cpu_over_jobs1", "<= 1.15"),
+    ("jobs-cpu=3", "jobs_keep_workers_busy", "jobs2_cpu_over_jobs1", "<= 1.25"),
 ]
 
 
