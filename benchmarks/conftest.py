@@ -10,18 +10,20 @@ code path where it is called (trainer, cohort, rules, runner, jobs-dispatch,
 jobs-cpu; ``_slowdown.py``), which that path's guard must catch
 (``tests/test_guard_failures.py``).
 
-While a benchmark runs, a line is printed every 20 s (``HEARTBEAT_S``), so a
-long run is never silent.
+While a benchmark runs, a line is printed every 20 s (``HEARTBEAT_S``;
+``$ANOBENCH_BENCH_HEARTBEAT_S`` for tests) and flushed at once, so a long run is never
+silent, on a terminal or in a CI log (a pipe, which Python buffers).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 
 import pytest
 
-HEARTBEAT_S = 20.0
+HEARTBEAT_S = float(os.environ.get("ANOBENCH_BENCH_HEARTBEAT_S", "20"))
 
 
 def pytest_addoption(parser):
@@ -63,13 +65,19 @@ def _slowdowns():
 def pytest_runtest_call(item):
     """A line on the terminal every ``HEARTBEAT_S`` seconds while a benchmark runs."""
     reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    capman = item.config.pluginmanager.get_plugin("capturemanager")
     done = threading.Event()
     start = time.monotonic()
 
     def beat():
         while not done.wait(HEARTBEAT_S):
-            reporter.write_line(f"[bench] {item.name}: still running "
-                                f"({time.monotonic() - start:.0f} s)")
+            # past pytest's output capture, as its live logging does, and flushed: written
+            # under capture and unflushed, the line reached a pipe (CI) only at the test's end
+            # and was lost (captured) on a terminal
+            with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+                reporter.write_line(f"[bench] {item.name}: still running "
+                                    f"({time.monotonic() - start:.0f} s)")
+                reporter.flush()
 
     thread = threading.Thread(target=beat, daemon=True) if reporter else None
     if thread:
