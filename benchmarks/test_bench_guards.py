@@ -99,7 +99,7 @@ def test_bench_trainer_vs_plain_loop(benchmark, short):
     """
     from anobench_plugins.autoencoders import vae_loss, vae_noise
 
-    n, epochs, rounds = (512, 1, 5) if short else (1024, 2, 9)
+    n, epochs, rounds = (512, 1, 5) if short else (1024, 1, 7)
     rng = np.random.default_rng(0)
     images = (rng.random((n, 28, 28, 1)) * 255).astype(np.uint8)
     X = torch.from_numpy(images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
@@ -226,7 +226,7 @@ def test_bench_all_rules_vs_multi(benchmark, registry, short):
     from anobench.unitrun import run_cell
     from anobench.units import CellTask, model_groups
 
-    n_test, rounds, warmup = (200, 3, 0) if short else (1250, 5, 1)
+    n_test, rounds, warmup = (200, 3, 0) if short else (300, 5, 0)
     rng = np.random.default_rng(0)
     X = rng.random((256, 1, 28, 28), dtype=np.float32)
     y = (np.arange(n_test) % 5 == 0).astype(np.int64)
@@ -283,7 +283,7 @@ def test_bench_runner_overhead_per_cell(benchmark, registry, tmp_path, short):
     from anobench.suite import parse_suite
     from anobench.units import cell_tasks, instantiate, model_groups, suite_cells
 
-    reps, epochs, rounds = (4, 20, 5) if short else (6, 30, 5)
+    reps, epochs, rounds = (4, 20, 5) if short else (6, 20, 5)
     suite = parse_suite(AE_CELLS_SUITE.format(name="overhead", seed=5, reps=reps, epochs=epochs,
                                                patience=100), "o.toml", registry)
     datasets = {"digits": registry.dataset("digits").loader(data_dir=None)}
@@ -322,7 +322,7 @@ def test_bench_jobs_keep_workers_busy(benchmark, registry, tmp_path, short):
     from anobench.runner import run_suite
     from anobench.suite import parse_suite
 
-    reps, epochs, rounds = (8, 40, 3) if short else (12, 60, 3)
+    reps, epochs, rounds = (8, 40, 3) if short else (12, 40, 3)
     suite = parse_suite(AE_CELLS_SUITE.format(name="jobs", seed=7, reps=reps, epochs=epochs,
                                                patience=1000), "jobs.toml", registry)
     counter = iter(range(10**6))
