@@ -86,6 +86,8 @@ def pytest_runtest_call(item):
         yield
     finally:
         done.set()
+        if thread:  # no beat toggles the capture once the test's teardown has begun
+            thread.join()
 
 
 @pytest.fixture(scope="session")
